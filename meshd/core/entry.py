@@ -29,6 +29,7 @@ class UsageEntry:
     message_id: str | None = None
     request_id: str | None = None
     usage_limit_reset: int | None = None  # epoch seconds from "usage limit reached|<ts>"
+    line_key: str | None = None  # for lines without message.id: hash of (device, file, line no, bytes)
 
     @property
     def cache_creation_tokens(self) -> int:
@@ -72,6 +73,8 @@ class UsageEntry:
             d["rid"] = self.request_id
         if self.usage_limit_reset is not None:
             d["ul"] = self.usage_limit_reset
+        if self.line_key is not None:
+            d["lk"] = self.line_key
         return d
 
     @classmethod
@@ -123,6 +126,7 @@ class UsageEntry:
             message_id=opt_str("mid"),
             request_id=opt_str("rid"),
             usage_limit_reset=ul,
+            line_key=opt_str("lk"),
         )
 
 

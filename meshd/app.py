@@ -1,0 +1,162 @@
+"""Composition root for one process: config -> database -> replica, plus local ingest."""
+
+from __future__ import annotations
+
+import platform
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from meshd import __version__
+from meshd.config import Config, ensure_home, load_config
+from meshd.core.entry import UsageEntry
+from meshd.ingest.sources import LogFile, claude_files, claude_roots
+from meshd.ingest.tailer import ingest_file, load_cursors, unchanged
+from meshd.store.db import connect, ensure_identity, get_meta, init_schema, set_meta
+from meshd.store.replica import Coster, Replica, transaction
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    changed: int = 0
+    entries: int = 0
+    skipped: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    roots: list[str] = field(default_factory=list)
+
+
+def make_coster(home: Path) -> tuple[Coster, str]:
+    """A function pricing one entry with the current price table, and the table's fingerprint."""
+    from meshd.core.pricing import entry_cost
+    from meshd.pricing_store import load_price_table
+
+    table = load_price_table(home)
+    cache: dict[str, object] = {}
+
+    def cost(e: UsageEntry) -> float:
+        p = cache.get(e.model, cache)
+        if p is cache:
+            p = cache[e.model] = table.lookup(e.model)
+        if p is None:
+            return 0.0
+        return entry_cost(
+            p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,  # type: ignore[arg-type]
+            e.cache_read_tokens, e.speed,
+        )
+
+    return cost, table.fingerprint
+
+
+def open_replica(config: Config | None = None, *, home: Path | None = None) -> Replica:
+    """Open (creating if needed) this home's replica, ready for reads and writes."""
+    config = config or load_config(home)
+    ensure_home(config.home)
+    conn = connect(config.db_path)
+    init_schema(conn)
+    from meshd.identity import default_device_name, device_id_for
+
+    device_id = device_id_for(config.home, config.device_id)
+    epoch = ensure_identity(conn, device_id)
+    coster, fingerprint = make_coster(config.home)
+    replica = Replica(conn, device_id, epoch, coster)
+    if get_meta(conn, "pricing") != fingerprint:
+        reprice(replica, fingerprint)
+    announce_device(replica, config.device_name or default_device_name())
+    return replica
+
+
+def reprice(replica: Replica, fingerprint: str) -> None:
+    """Recompute every row's calculated cost after the price table changed."""
+    conn = replica.conn
+    with transaction(conn):
+        rows = conn.execute(
+            "SELECT id, provider, model, input, output, cw5, cw1, cr, speed FROM usage"
+        ).fetchall()
+        updates = []
+        for rid, prov, model, i, o, c5, c1, cr, sp in rows:
+            e = UsageEntry(0, prov, model, "", "", i, o, c5, c1, cr, speed=sp)
+            updates.append((replica.coster(e), rid))
+        conn.executemany("UPDATE usage SET cost_calc=? WHERE id=?", updates)
+        set_meta(conn, "pricing", fingerprint)
+
+
+def announce_device(replica: Replica, name: str) -> None:
+    """Append a device-info record when name, host, os or version changed."""
+    info = {
+        "name": name,
+        "host": platform.node(),
+        "os": f"{platform.system()} {platform.release()}".strip(),
+        "version": __version__,
+    }
+    key = orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode()
+    conn = replica.conn
+    if get_meta(conn, "announced") == key:
+        return
+    with transaction(conn):
+        if get_meta(conn, "announced") == key:
+            return
+        replica.append_local("device", [orjson.dumps({**info, "at": int(time.time() * 1000)})])
+        set_meta(conn, "announced", key)
+
+
+def local_files(config: Config) -> list[LogFile]:
+    """Every log file of every local source."""
+    files: list[LogFile] = []
+    for root in claude_roots(configured=config.claude_dirs):
+        files.extend(claude_files(root))
+    return files
+
+
+def ingest_local(
+    replica: Replica,
+    config: Config,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
+    """Ingest whatever is new in every local source; cheap when nothing changed."""
+    t0 = time.perf_counter()
+    summary = IngestSummary()
+    files = local_files(config)
+    summary.files = len(files)
+    summary.roots = sorted({f.source for f in files})
+    cursors = load_cursors(replica.conn)
+    todo: list[tuple[LogFile, int]] = []
+    import os
+
+    for lf in files:
+        try:
+            st = os.stat(lf.path)
+        except OSError:
+            continue
+        cur = cursors.get(lf.path)
+        if not unchanged(cur, st):
+            todo.append((lf, st.st_size - (cur.offset if cur and cur.ino == st.st_ino and st.st_size >= cur.offset else 0)))
+    total = sum(n for _, n in todo)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    for lf, _n in todo:
+        r = ingest_file(replica, lf, progress=tick)
+        summary.changed += 1
+        summary.entries += r.entries
+        summary.skipped += r.skipped
+        summary.bytes_read += r.bytes_read
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def open_readonly(config: Config) -> sqlite3.Connection | None:
+    """A read-only connection to an existing replica, or None when there is none yet."""
+    if not config.db_path.exists():
+        return None
+    return connect(config.db_path, readonly=True)

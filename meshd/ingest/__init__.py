@@ -1,0 +1,1 @@
+"""Reading providers' local logs incrementally into this device's log."""

@@ -1,0 +1,86 @@
+"""Where usage logs live: the folders ccusage reads, and the files in them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshd.errors import SourceError
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    path: str  # absolute
+    source: str  # the root folder it came from
+    project: str
+    session_id: str
+
+
+def claude_roots(env: dict[str, str] | None = None, configured: tuple[str, ...] | None = None) -> list[Path]:
+    """Claude data folders: CLAUDE_CONFIG_DIR (comma list), else config, else ~/.config/claude and ~/.claude.
+
+    Only folders with a `projects/` subfolder count. An explicit list where none qualifies is
+    an error, as in ccusage.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("CLAUDE_CONFIG_DIR", "").strip()
+    explicit: list[str] | None = None
+    if raw:
+        explicit = [p.strip() for p in raw.split(",") if p.strip()]
+    elif configured:
+        explicit = list(configured)
+    if explicit is not None:
+        roots = _dedupe(_normalize(p) for p in explicit)
+        found = [r for r in roots if (r / "projects").is_dir()]
+        if not found:
+            raise SourceError(
+                "no valid Claude data folder in " + ", ".join(str(r) for r in roots),
+                hint="each folder must contain projects/ (check CLAUDE_CONFIG_DIR or claude_dirs)",
+            )
+        return found
+    home = Path(env.get("HOME") or Path.home())
+    xdg = env.get("XDG_CONFIG_HOME")
+    candidates = [(Path(xdg) if xdg else home / ".config") / "claude", home / ".claude"]
+    return [r for r in _dedupe(c.absolute() for c in candidates) if (r / "projects").is_dir()]
+
+
+def _normalize(p: str) -> Path:
+    path = Path(os.path.expanduser(p)).absolute()
+    if path.name == "projects":
+        path = path.parent
+    return path
+
+
+def _dedupe(paths: Iterator[Path] | list[Path]) -> list[Path]:
+    seen: set[str] = set()
+    out: list[Path] = []
+    for p in paths:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def claude_files(root: Path) -> list[LogFile]:
+    """Every `projects/**/*.jsonl` under a root, sorted by path."""
+    projects = root / "projects"
+    out: list[LogFile] = []
+    for dirpath, _dirs, files in os.walk(projects, followlinks=False):
+        for name in files:
+            if not name.endswith(".jsonl"):
+                continue
+            full = os.path.join(dirpath, name)
+            rel = Path(os.path.relpath(full, projects)).parts
+            if len(rel) < 2:
+                continue  # a file directly in projects/ has no project
+            project = rel[0]
+            if len(rel) >= 3 and rel[-2] == "subagents":
+                session = rel[-3]
+            else:
+                session = name[: -len(".jsonl")]
+            out.append(LogFile(full, str(root), project, session))
+    out.sort(key=lambda f: f.path)
+    return out

@@ -1,0 +1,228 @@
+"""Incremental, crash-safe reading of one JSONL file into the device log.
+
+A cursor per file holds its identity (device, inode, a hash of its head), the byte offset after
+the last complete line and the line number there. Each chunk of new lines is appended to the log
+in the same transaction that advances the cursor, so a crash at any instant loses nothing and
+doubles nothing. A partial last line waits for the next run. A file that shrank, changed inode
+or whose head changed was replaced: it is read again from the start, and the dedup keys
+(message ids, or line keys for lines without one) keep anything from counting twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from meshd.core.claude_log import MalformedLine, parse_line
+from meshd.core.entry import UsageEntry
+from meshd.ingest.sources import LogFile
+from meshd.store.replica import Replica, transaction
+
+CHUNK = 8 << 20
+MAX_LINE = 64 << 20
+HEAD = 4096
+
+Parser = Callable[[bytes, str, str], "UsageEntry | None"]
+
+
+@dataclass(slots=True)
+class Cursor:
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    offset: int
+    head: str
+    lineno: int
+
+
+@dataclass(slots=True)
+class FileResult:
+    entries: int = 0
+    skipped: int = 0
+    bytes_read: int = 0
+    replaced: bool = False
+
+
+def load_cursors(conn: sqlite3.Connection) -> dict[str, Cursor]:
+    """Every file cursor, for the cheap 'nothing changed' check."""
+    return {
+        r[0]: Cursor(*r[1:])
+        for r in conn.execute("SELECT path, dev, ino, size, mtime_ns, offset, head, lineno FROM files")
+    }
+
+
+def unchanged(cur: Cursor | None, st: os.stat_result) -> bool:
+    return (
+        cur is not None
+        and cur.dev == st.st_dev
+        and cur.ino == st.st_ino
+        and cur.size == st.st_size
+        and cur.mtime_ns == st.st_mtime_ns
+    )
+
+
+def _head_hash(f, length: int) -> str:  # type: ignore[no-untyped-def]
+    f.seek(0)
+    return f"{length}:{hashlib.sha1(f.read(length)).hexdigest()}"
+
+
+def _line_key(device_id: str, path: str, lineno: int, line: bytes) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(device_id.encode())
+    h.update(b"\0")
+    h.update(path.encode("utf-8", "surrogateescape"))
+    h.update(lineno.to_bytes(8, "little"))
+    h.update(line)
+    return h.hexdigest()
+
+
+def ingest_file(
+    replica: Replica,
+    lf: LogFile,
+    parser: Parser = parse_line,
+    progress: Callable[[int], None] | None = None,
+) -> FileResult:
+    """Read what is new in one file, chunk by chunk, each chunk in its own transaction."""
+    res = FileResult()
+    conn = replica.conn
+    while True:
+        try:
+            f = open(lf.path, "rb")
+        except OSError:
+            return res  # vanished or unreadable: keep what we have
+        with f:
+            st = os.fstat(f.fileno())
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT dev, ino, size, mtime_ns, offset, head, lineno FROM files WHERE path=?",
+                    (lf.path,),
+                ).fetchone()
+                cur = Cursor(*row) if row else None
+                start, lineno, fresh = _resume_point(f, cur, st)
+                if not fresh and start >= st.st_size:
+                    _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=False)
+                    return res
+                res.replaced |= cur is not None and fresh
+                f.seek(start)
+                body, consumed = _read_lines(f)
+                if not consumed:
+                    # Only a partial line: it waits for the next run.
+                    _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=fresh)
+                    return res
+                entries: list[UsageEntry] = []
+                skipped = 0
+                last_skip = None
+                for line in body.split(b"\n")[:-1]:
+                    lineno += 1
+                    if not line.strip():
+                        continue
+                    try:
+                        e = parser(line, lf.project, lf.session_id)
+                    except MalformedLine as err:
+                        skipped += 1
+                        last_skip = f"line {lineno}: {err}"
+                        continue
+                    if e is None:
+                        if not _looks_like_json(line):
+                            skipped += 1
+                            last_skip = f"line {lineno}: not JSON"
+                        continue
+                    if e.message_id is None:
+                        e = _with_line_key(e, _line_key(replica.device_id, lf.path, lineno, line))
+                    entries.append(e)
+                if entries:
+                    replica.append_usage(entries)
+                new_offset = start + consumed
+                _save_cursor(conn, lf, st, new_offset, f, lineno, len(entries), skipped, last_skip, reset=fresh)
+            res.entries += len(entries)
+            res.skipped += skipped
+            res.bytes_read += consumed
+            if progress is not None:
+                progress(consumed)
+            if new_offset >= st.st_size:
+                return res
+
+
+def _resume_point(f, cur: Cursor | None, st: os.stat_result) -> tuple[int, int, bool]:  # type: ignore[no-untyped-def]
+    """(offset, line number, fresh) to continue from; fresh means read from the start."""
+    if cur is None:
+        return 0, 0, True
+    if cur.dev != st.st_dev or cur.ino != st.st_ino or st.st_size < cur.offset:
+        return 0, 0, True
+    length = int(cur.head.split(":", 1)[0]) if cur.head else 0
+    if length and _head_hash(f, length) != cur.head:
+        return 0, 0, True
+    return cur.offset, cur.lineno, False
+
+
+def _read_lines(f) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    """Complete lines from the file position: (bytes to parse, bytes consumed); (b"", 0) if none.
+
+    Reads about CHUNK bytes; a single line longer than that is read whole, and one longer than
+    MAX_LINE is consumed without being kept (it is then counted as a skipped line).
+    """
+    data = f.read(CHUNK)
+    end = data.rfind(b"\n")
+    if end >= 0:
+        return data[: end + 1], end + 1
+    if len(data) < CHUNK:
+        return b"", 0
+    parts = [data]
+    total = len(data)
+    while True:
+        more = f.read(CHUNK)
+        if not more:
+            return b"", 0
+        nl = more.find(b"\n")
+        if nl >= 0:
+            consumed = total + nl + 1
+            if consumed > MAX_LINE:
+                return b"<oversized line>\n", consumed
+            parts.append(more[: nl + 1])
+            return b"".join(parts), consumed
+        total += len(more)
+        if total <= MAX_LINE:
+            parts.append(more)
+
+
+def _looks_like_json(line: bytes) -> bool:
+    s = line.strip()
+    return s[:1] == b"{" and s[-1:] == b"}"
+
+
+def _with_line_key(e: UsageEntry, key: str) -> UsageEntry:
+    from dataclasses import replace
+
+    return replace(e, line_key=key)
+
+
+def _save_cursor(
+    conn: sqlite3.Connection,
+    lf: LogFile,
+    st: os.stat_result,
+    offset: int,
+    f,  # type: ignore[no-untyped-def]
+    lineno: int,
+    entries: int,
+    skipped: int,
+    last_skip: str | None,
+    *,
+    reset: bool,
+) -> None:
+    head = _head_hash(f, min(offset, HEAD)) if offset else ""
+    conn.execute(
+        "INSERT INTO files(path, source, dev, ino, size, mtime_ns, offset, head, lineno, entries, skipped,"
+        " last_skip) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET"
+        " source=excluded.source, dev=excluded.dev, ino=excluded.ino, size=excluded.size,"
+        " mtime_ns=excluded.mtime_ns, offset=excluded.offset, head=excluded.head, lineno=excluded.lineno,"
+        " entries=CASE WHEN ? THEN excluded.entries ELSE files.entries + excluded.entries END,"
+        " skipped=CASE WHEN ? THEN excluded.skipped ELSE files.skipped + excluded.skipped END,"
+        " last_skip=COALESCE(excluded.last_skip, CASE WHEN ? THEN NULL ELSE files.last_skip END),"
+        " generation=files.generation + ?",
+        (lf.path, lf.source, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, offset, head, lineno,
+         entries, skipped, last_skip, reset, reset, reset, 1 if reset else 0),
+    )

@@ -1,0 +1,85 @@
+"""Opening the replica: connection settings, schema, this device's identity and epoch."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+from meshd.errors import StoreError
+from meshd.store.schema import DDL, SCHEMA_VERSION
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with a generous busy timeout (meshctl and meshd share the file)."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA query_only=1")
+        else:
+            new = not path.exists()
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            if new:
+                os.chmod(path, 0o600)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-32000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open the replica {path}: {e}") from None
+    return conn
+
+
+def init_schema(conn: sqlite3.Connection) -> None:
+    """Create tables; refuse a database written by a newer meshd."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    if row is not None:
+        if int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"the replica was written by a newer meshd (schema {row[0]} > {SCHEMA_VERSION})",
+                hint="upgrade meshd on this machine",
+            )
+        return
+    # Every statement is idempotent, so two processes creating the schema at once is harmless.
+    conn.executescript(DDL)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+
+def ensure_identity(conn: sqlite3.Connection, device_id: str) -> int:
+    """Record this device's id and return its current epoch, creating one with a new database.
+
+    A database that was created for another device id (a copied home) gets a new epoch too,
+    so two devices never write the same (device_id, epoch) log.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        stored = get_meta(conn, "device_id")
+        epoch = get_meta(conn, "epoch")
+        if stored != device_id or epoch is None:
+            epoch = str(new_epoch())
+            set_meta(conn, "device_id", device_id)
+            set_meta(conn, "epoch", epoch)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(epoch)
+
+
+def new_epoch() -> int:
+    """A random positive 63-bit epoch (fits SQLite's signed INTEGER)."""
+    return secrets.randbits(63) or 1

@@ -1,0 +1,87 @@
+"""The replica's schema. One SQLite file in WAL mode per data home."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta(
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Every record of every device's append-only log, ours and replicated ones. Immutable.
+CREATE TABLE IF NOT EXISTS log(
+    origin TEXT    NOT NULL,
+    epoch  INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    kind   TEXT    NOT NULL,
+    body   BLOB    NOT NULL,
+    PRIMARY KEY(origin, epoch, seq)
+) WITHOUT ROWID;
+
+-- The version vector: per (origin, epoch) the highest contiguous seq held.
+CREATE TABLE IF NOT EXISTS vector(
+    origin  TEXT    NOT NULL,
+    epoch   INTEGER NOT NULL,
+    max_seq INTEGER NOT NULL,
+    PRIMARY KEY(origin, epoch)
+) WITHOUT ROWID;
+
+-- Usage records materialized for queries; `winner` marks the copy that counts (core/dedup.py).
+CREATE TABLE IF NOT EXISTS usage(
+    id          INTEGER PRIMARY KEY,
+    origin      TEXT    NOT NULL,
+    epoch       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    ts          INTEGER NOT NULL,
+    provider    TEXT    NOT NULL,
+    model       TEXT    NOT NULL,
+    project     TEXT    NOT NULL,
+    session     TEXT    NOT NULL,
+    input       INTEGER NOT NULL,
+    output      INTEGER NOT NULL,
+    cw5         INTEGER NOT NULL,
+    cw1         INTEGER NOT NULL,
+    cr          INTEGER NOT NULL,
+    reasoning   INTEGER NOT NULL,
+    cost_logged REAL,
+    cost_calc   REAL    NOT NULL,
+    speed       TEXT,
+    sidechain   INTEGER NOT NULL,
+    dkey        TEXT,
+    rank_total  INTEGER NOT NULL,
+    winner      INTEGER NOT NULL,
+    limit_reset INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_pos ON usage(origin, epoch, seq);
+CREATE INDEX IF NOT EXISTS usage_dkey ON usage(dkey) WHERE dkey IS NOT NULL;
+CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts) WHERE winner = 1;
+
+-- Per-file ingest cursors (local only, never replicated).
+CREATE TABLE IF NOT EXISTS files(
+    path      TEXT PRIMARY KEY,
+    source    TEXT    NOT NULL,
+    dev       INTEGER NOT NULL,
+    ino       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    offset    INTEGER NOT NULL,
+    head      TEXT    NOT NULL,
+    lineno    INTEGER NOT NULL,
+    entries   INTEGER NOT NULL DEFAULT 0,
+    skipped   INTEGER NOT NULL DEFAULT 0,
+    last_skip TEXT,
+    generation INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Devices as announced by their device-info records (latest by seq wins).
+CREATE TABLE IF NOT EXISTS devices(
+    device_id TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    host      TEXT NOT NULL DEFAULT '',
+    os        TEXT NOT NULL DEFAULT '',
+    version   TEXT NOT NULL DEFAULT '',
+    updated   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"""

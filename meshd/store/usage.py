@@ -1,0 +1,108 @@
+"""Read-only queries over the merged usage view (winning copies only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from meshd.core.entry import UsageRow
+
+_COST = {
+    "auto": "COALESCE(cost_logged, cost_calc)",
+    "calculate": "cost_calc",
+    "display": "COALESCE(cost_logged, 0)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """Which winning usage rows a report reads."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    provider: str | None = None
+    origins: tuple[str, ...] | None = None
+    project: str | None = None
+    session: str | None = None
+
+
+def device_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """device id -> display name, for every device we know of; clashing names get an id suffix."""
+    rows = conn.execute("SELECT device_id, name FROM devices").fetchall()
+    count: dict[str, int] = {}
+    for _d, n in rows:
+        count[n] = count.get(n, 0) + 1
+    return {d: (n if count[n] == 1 else f"{n}-{d[:6]}") for d, n in rows}
+
+
+def usage_rows(
+    conn: sqlite3.Connection,
+    mode: str = "auto",
+    flt: RowFilter = RowFilter(),
+    *,
+    grain: str = "minute",
+    by_session: bool = False,
+) -> list[UsageRow]:
+    """Winning usage rows sorted by time, pre-summed per minute unless grain == "entry".
+
+    Minute buckets keep blocks exact: entries at a minute's first millisecond get a bucket of
+    their own, so a bucket is either entirely before or entirely after any hour-aligned
+    boundary, and the gap between buckets is the gap between their entries.
+    """
+    cost = _COST[mode]
+    where = ["winner = 1"]
+    args: list[object] = []
+    if flt.since_ms is not None:
+        where.append("ts >= ?")
+        args.append(flt.since_ms)
+    if flt.until_ms is not None:
+        where.append("ts < ?")
+        args.append(flt.until_ms)
+    if flt.provider is not None:
+        where.append("provider = ?")
+        args.append(flt.provider)
+    if flt.origins is not None:
+        where.append(f"origin IN ({','.join('?' * len(flt.origins))})")
+        args.extend(flt.origins)
+    if flt.project is not None:
+        where.append("project = ?")
+        args.append(flt.project)
+    if flt.session is not None:
+        where.append("session = ?")
+        args.append(flt.session)
+    cond = " AND ".join(where)
+    names = device_names(conn)
+    if grain == "entry":
+        sql = (
+            f"SELECT ts, origin, provider, model, project, session, input, output, cw5 + cw1, cr,"
+            f" {cost}, reasoning, 1, ts, limit_reset FROM usage WHERE {cond} ORDER BY ts, id"
+        )
+    else:
+        extra = ", project, session" if by_session else ""
+        sel = "project, session" if by_session else "'', ''"
+        sql = (
+            f"SELECT MIN(ts), origin, provider, model, {sel}, SUM(input), SUM(output), SUM(cw5 + cw1),"
+            f" SUM(cr), SUM({cost}), SUM(reasoning), COUNT(*), MAX(ts), MIN(limit_reset) FROM usage"
+            f" WHERE {cond} GROUP BY ts / 60000, ts % 60000 = 0, origin, provider, model{extra}"
+            f" ORDER BY 1"
+        )
+    out: list[UsageRow] = []
+    append = out.append
+    for r in conn.execute(sql, args):
+        append(
+            UsageRow(
+                r[0], names.get(r[1], r[1][:8]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                r[10], r[11], r[12], r[13], r[14],
+            )
+        )
+    return out
+
+
+def origins_named(conn: sqlite3.Connection, name: str) -> tuple[str, ...]:
+    """Device ids matching a --device value: a name, a full id or an id prefix (4+ chars)."""
+    ids = [d for d, n in conn.execute("SELECT device_id, name FROM devices") if n == name]
+    if not ids and len(name) >= 4:
+        ids = [
+            o for (o,) in conn.execute("SELECT DISTINCT origin FROM vector") if o.startswith(name.lower())
+        ]
+    return tuple(ids)
