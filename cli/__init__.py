@@ -1,0 +1,1 @@
+"""meshctl: the command-line interface of meshd (installed as the `meshctl` package)."""

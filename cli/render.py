@@ -1,0 +1,74 @@
+"""Plain-text tables that fit the terminal (80 columns by default) and JSON output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+
+def emit_json(data: object) -> None:
+    """Pretty JSON on stdout, like ccusage's --json."""
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def term_width() -> int:
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_tokens(n: int) -> str:
+    """Compact token counts: 1,234 / 12.3K / 4.56M / 7.89B."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 10_000_000:
+        return f"{n / 1e3:,.1f}K"
+    if n < 10_000_000_000:
+        return f"{n / 1e6:,.2f}M"
+    return f"{n / 1e9:,.2f}B"
+
+
+def fmt_cost(x: float) -> str:
+    return f"${x:,.2f}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int] | None = None,
+          width: int | None = None) -> str:
+    """Render a table; columns are dropped from the right end of the widest ones until it fits."""
+    width = width or term_width()
+    right = right if right is not None else set(range(1, len(headers)))
+    cols = list(range(len(headers)))
+    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in cols]
+
+    def total(cs: list[int]) -> int:
+        return sum(widths[c] for c in cs) + 2 * (len(cs) - 1)
+
+    # Drop the least important columns (the ones listed last, except the first two) until it fits.
+    while total(cols) > width and len(cols) > 2:
+        cols.pop(-2 if len(cols) > 2 else -1)
+    out = []
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for c in cols:
+            v = cells[c]
+            parts.append(v.rjust(widths[c]) if c in right else v.ljust(widths[c]))
+        return "  ".join(parts).rstrip()
+
+    out.append(line(headers))
+    out.append("  ".join("-" * widths[c] for c in cols))
+    for r in rows:
+        if r and r[0] == "\x00":  # separator row
+            out.append("  ".join("-" * widths[c] for c in cols))
+            continue
+        out.append(line(r))
+    return "\n".join(out)

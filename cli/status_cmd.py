@@ -1,0 +1,93 @@
+"""`meshctl status`: this device, its sources, today's cost and the active block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from meshctl.render import emit_json, fmt_cost, fmt_tokens
+
+
+def source_stats(conn) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Per source folder: files, usage entries and skipped lines (with the last skipped file)."""
+    out: dict[str, dict[str, Any]] = {}
+    for source, path, entries, skipped, last_skip in conn.execute(
+        "SELECT source, path, entries, skipped, last_skip FROM files ORDER BY path"
+    ):
+        s = out.setdefault(source, {"path": source, "files": 0, "entries": 0, "skippedLines": 0, "skipped": []})
+        s["files"] += 1
+        s["entries"] += entries
+        s["skippedLines"] += skipped
+        if skipped:
+            s["skipped"].append({"file": path, "lines": skipped, "last": last_skip})
+    return list(out.values())
+
+
+@click.command("status")
+@click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--timezone", "-z", "tz", metavar="TZ", help="IANA zone for 'today' (default: system).")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
+    """This device, its log sources, today's cost and the active block."""
+    from meshd.clock import now_ms
+    from meshd.core import blocks as core_blocks
+    from meshd.core.periods import day_key, resolve_tz
+    from meshd.store.usage import RowFilter, usage_rows
+
+    from meshctl.common import open_and_ingest
+
+    config, replica = open_and_ingest(ctx)
+    conn = replica.conn
+    zone = resolve_tz(tz or config.timezone)
+    now = now_ms()
+    today = day_key(now, zone)
+    names = dict(conn.execute("SELECT device_id, name FROM devices"))
+    rows = usage_rows(conn, config.cost_mode, RowFilter(since_ms=now - 3 * 86_400_000))
+    me = names.get(replica.device_id, replica.device_id[:8])
+    t = {"local": [0, 0.0], "remote": [0, 0.0]}
+    for r in rows:
+        if day_key(r.ts, zone) == today:
+            side = "local" if r.device == me else "remote"
+            t[side][0] += r.total_tokens
+            t[side][1] += r.cost
+    claude_rows = [r for r in rows if r.provider == "claude"]
+    blk = core_blocks.blocks_report(claude_rows, now_ms=now, session_hours=5.0, tz=zone, active_only=True)
+    active = blk["blocks"][0] if blk["blocks"] else None
+    vec = replica.vector()
+    data = {
+        "device": {"id": replica.device_id, "name": me, "epoch": replica.epoch, "home": str(config.home)},
+        "sources": source_stats(conn),
+        "today": {
+            "date": today,
+            "local": {"totalTokens": t["local"][0], "totalCost": t["local"][1]},
+            "remote": {"totalTokens": t["remote"][0], "totalCost": t["remote"][1]},
+            "total": {"totalTokens": t["local"][0] + t["remote"][0], "totalCost": t["local"][1] + t["remote"][1]},
+        },
+        "activeBlock": active,
+        "devices": len({o for o, _e in vec}),
+        "records": sum(vec.values()),
+    }
+    if as_json:
+        emit_json(data)
+        return
+    lines = [f"Device   {me} ({replica.device_id[:8]}, epoch {replica.epoch:x})", f"Home     {config.home}"]
+    if not data["sources"]:
+        lines.append("Sources  none found (set CLAUDE_CONFIG_DIR or claude_dirs in config.toml)")
+    for s in data["sources"]:
+        lines.append(f"Source   {s['path']}: {s['files']} files, {s['entries']:,} entries, {s['skippedLines']:,} skipped lines")
+        for sk in s["skipped"][:5]:
+            lines.append(f"           skipped {sk['lines']} in {sk['file']} ({sk['last']})")
+    td = data["today"]
+    lines.append(
+        f"Today    {today}: {fmt_cost(td['total']['totalCost'])} ({fmt_tokens(td['total']['totalTokens'])} tokens)"
+        f"  local {fmt_cost(td['local']['totalCost'])}  remote {fmt_cost(td['remote']['totalCost'])}"
+    )
+    if active:
+        mins = (active.get("projection") or {}).get("remainingMinutes")
+        left = f", {int(mins) // 60}h{int(mins) % 60:02d}m left" if isinstance(mins, (int, float)) else ""
+        lines.append(f"Block    {active['startTime'][11:16]}Z: {fmt_cost(active['costUSD'])}, "
+                     f"{fmt_tokens(active['totalTokens'])} tokens{left}")
+    else:
+        lines.append("Block    no active block")
+    click.echo("\n".join(lines))
