@@ -1,0 +1,86 @@
+"""Read-only meshctl commands stay fast: they import neither grpc, zeroconf nor sqlite_utils."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("grpc", "zeroconf", "sqlite_utils", "rich")
+
+PROBE = """
+import sys, json
+from meshctl.main import cli
+try:
+    cli(sys.argv[1:], prog_name="meshctl")
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy})
+sys.stderr.write("\\nPROBE " + json.dumps({{"code": code, "heavy": heavy}}) + "\\n")
+"""
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, str]:
+    claude = tmp_path / "claude"
+    (claude / "projects" / "p").mkdir(parents=True)
+    (claude / "projects" / "p" / "s.jsonl").write_text(
+        '{"timestamp":"2026-01-09T10:00:00.000Z","sessionId":"s","message":{"id":"m1","model":'
+        '"claude-sonnet-4-5","usage":{"input_tokens":100,"output_tokens":50}},"requestId":"r1",'
+        '"version":"1.0.0"}\n'
+    )
+    e = dict(os.environ)
+    e.update(MESHD_HOME=str(tmp_path / "home"), CLAUDE_CONFIG_DIR=str(claude), TZ="UTC")
+    return e
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["daily", "--json"],
+        ["weekly", "--json"],
+        ["monthly"],
+        ["session", "--json"],
+        ["blocks", "--json"],
+        ["status"],
+        ["status", "--json"],
+        ["pricing"],
+        ["--help"],
+    ],
+)
+def test_read_only_commands_stay_light(argv: list[str], env: dict[str, str]) -> None:
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=repr(set(HEAVY))), *argv],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    line = [x for x in p.stderr.splitlines() if x.startswith("PROBE ")]
+    assert line, p.stderr
+    probe = json.loads(line[-1][6:])
+    assert probe["code"] in (0, None), p.stderr
+    assert probe["heavy"] == [], f"{argv} imported {probe['heavy']}"
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """Each module imports in a fresh interpreter (catches circular imports)."""
+    root = Path(__file__).resolve().parent.parent
+    mods = []
+    for base, pkg in ((root / "meshd", "meshd"), (root / "cli", "meshctl")):
+        for f in sorted(base.rglob("*.py")):
+            rel = f.relative_to(base).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            if parts and parts[-1] == "__main__":
+                continue
+            mods.append(".".join([pkg, *parts]))
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    failed = []
+    for m in mods:
+        p = subprocess.run([sys.executable, "-c", code, m], capture_output=True, text=True, timeout=60)
+        if p.returncode:
+            failed.append((m, p.stderr.strip().splitlines()[-1:]))
+    assert not failed, failed
