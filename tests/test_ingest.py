@@ -1,0 +1,155 @@
+"""Incremental ingest of Claude Code logs on real files and a real SQLite replica."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from meshd.config import Config
+from meshd.app import ingest_local
+from meshd.store.db import connect, init_schema
+from meshd.store.replica import Replica
+
+DEV = "e" * 32
+
+
+def line(i: int, *, mid: str | None = None, rid: str | None = None, out: int = 50, side: bool = False,
+         model: str = "claude-sonnet-4-5", ts: str | None = None, **extra: object) -> str:
+    d: dict[str, object] = {
+        "timestamp": ts or f"2026-01-09T{10 + i // 60 % 10:02d}:{i % 60:02d}:00.000Z",
+        "sessionId": "s1",
+        "version": "2.0.1",
+        "isSidechain": side,
+        "type": "assistant",
+        "message": {"id": mid if mid is not None else f"msg_{i}", "model": model, "role": "assistant",
+                    "usage": {"input_tokens": 100, "output_tokens": out, "cache_read_input_tokens": 7}},
+        "requestId": rid if rid is not None else f"req_{i}",
+    }
+    d.update(extra)
+    if mid == "":
+        del d["message"]["id"]  # type: ignore[attr-defined]
+    return json.dumps(d, separators=(",", ":"))
+
+
+@pytest.fixture()
+def world(tmp_path: Path):
+    claude = tmp_path / "claude"
+    (claude / "projects" / "proj").mkdir(parents=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = connect(home / "meshd.db")
+    init_schema(conn)
+    replica = Replica(conn, DEV, 1, lambda e: 0.0)
+    config = Config(home=home, claude_dirs=(str(claude),))
+    os.environ.pop("CLAUDE_CONFIG_DIR", None)
+    return claude / "projects" / "proj", replica, config
+
+
+def counted(replica: Replica) -> tuple[int, int]:
+    n, toks = replica.conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(input + output + cw5 + cw1 + cr), 0) FROM usage WHERE winner=1"
+    ).fetchone()
+    return n, toks
+
+
+def test_everything_real_logs_have(world):
+    proj, replica, config = world
+    lines = [
+        line(1),
+        line(2, out=10), line(2, out=30), line(2, out=60),  # one response split over several lines
+        line(3, side=True),  # sidechain
+        line(4, model="<synthetic>"),
+        "this is garbage",
+        '{"truncated": ',
+        json.dumps({"type": "user", "message": {"role": "user", "content": "hi"}}),
+        line(5, mid=""),  # no message id: counted, never deduplicated
+    ]
+    (proj / "s1.jsonl").write_text("\n".join(lines) + "\n" + line(6)[:40])  # partial last line
+    sub = proj / "s1" / "subagents"
+    sub.mkdir(parents=True)
+    (sub / "agent-1.jsonl").write_text(line(7, side=True) + "\n")
+    s = ingest_local(replica, config)
+    assert s.skipped == 2
+    # 1, 2 (best copy), 3, 4, 5, 7 — the partial line waits
+    assert counted(replica) == (6, 5 * 157 + (100 + 60 + 7))
+    row = replica.conn.execute("SELECT output FROM usage WHERE winner=1 AND dkey LIKE '%msg_2%'").fetchone()
+    assert row == (60,)
+    sessions = {s for (s,) in replica.conn.execute("SELECT DISTINCT session FROM usage")}
+    assert sessions == {"s1"}
+    skipped = replica.conn.execute("SELECT skipped, last_skip FROM files WHERE path LIKE '%s1.jsonl'").fetchone()
+    assert skipped[0] == 2 and "line 8" in skipped[1]
+
+
+def test_growing_file_and_partial_line_count_once(world):
+    proj, replica, config = world
+    f = proj / "s1.jsonl"
+    full = line(10)
+    f.write_text(line(1) + "\n" + full[:30])
+    ingest_local(replica, config)
+    assert counted(replica)[0] == 1
+    assert ingest_local(replica, config).changed == 0  # nothing new: nothing read
+    with f.open("a") as fh:
+        fh.write(full[30:] + "\n" + line(11) + "\n")
+    ingest_local(replica, config)
+    assert counted(replica)[0] == 3
+    ingest_local(replica, config)
+    assert counted(replica)[0] == 3
+    assert replica.vector() == {(DEV, 1): 3}
+
+
+def test_replaced_shorter_file_counts_nothing_twice(world):
+    proj, replica, config = world
+    f = proj / "s1.jsonl"
+    f.write_text("\n".join([line(1), line(2), line(3, mid=""), line(4)]) + "\n")
+    ingest_local(replica, config)
+    before = counted(replica)
+    tmp = proj / "new.tmp"
+    tmp.write_text("\n".join([line(1), line(2), line(3, mid="")]) + "\n")
+    os.replace(tmp, f)  # a new inode, shorter
+    s = ingest_local(replica, config)
+    assert s.changed == 1
+    assert counted(replica) == before
+    # truncated in place, same inode, then rewritten with the same head plus a new line
+    f.write_text("\n".join([line(1), line(2), line(3, mid=""), line(99)]) + "\n")
+    ingest_local(replica, config)
+    assert counted(replica)[0] == before[0] + 1
+
+
+def test_hostile_lines_are_skipped_and_counted(world):
+    proj, replica, config = world
+    bad = [
+        line(1).replace('"input_tokens":100', '"input_tokens":null'),
+        line(2, version=None),
+        json.dumps({"timestamp": "2026-01-09T10:00:00Z", "message": {"id": "x", "usage": {"input_tokens": -5, "output_tokens": 1}}}, separators=(",", ":")),
+        json.dumps({"timestamp": "not a date", "message": {"id": "y", "usage": {"input_tokens": 5, "output_tokens": 1}}}, separators=(",", ":")),
+        json.dumps({"timestamp": "2026-01-09T10:00:00Z", "message": {"id": "z", "usage": {"input_tokens": "5", "output_tokens": 1}}}, separators=(",", ":")),
+        json.dumps({"timestamp": "2026-01-09T10:00:00Z", "message": {"id": "w", "usage": {"input_tokens": 10**30, "output_tokens": 1}}}, separators=(",", ":")),
+        '{"message":{"usage":{' + "x" * 1000,
+        "\x00\xff\xfe binary",
+        "[1,2,3]",
+    ]
+    big = '{"pad":"' + "a" * (9 << 20) + '"}'  # a 9 MiB line: longer than one read chunk
+    (proj / "s1.jsonl").write_text("\n".join(bad + [big, line(5)]) + "\n")
+    s = ingest_local(replica, config)
+    assert counted(replica)[0] == 1
+    assert s.skipped >= 7
+
+
+def test_two_sources_with_the_same_session_copy(tmp_path: Path, world):
+    _proj, replica, _config = world
+    roots = []
+    for name in ("a", "b"):
+        p = tmp_path / name / "projects" / "proj"
+        p.mkdir(parents=True)
+        (p / "s1.jsonl").write_text("\n".join([line(1), line(2), line(3, mid="")]) + "\n")
+        roots.append(str(tmp_path / name))
+    ingest_local(replica, Config(home=replica_home(replica), claude_dirs=tuple(roots)))
+    # message-id entries dedupe across folders; the id-less line counts once per file, as in ccusage
+    assert counted(replica)[0] == 4
+
+
+def replica_home(replica: Replica) -> Path:
+    return Path(replica.conn.execute("PRAGMA database_list").fetchone()[2]).parent
