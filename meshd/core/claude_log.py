@@ -47,6 +47,13 @@ def _tokens(usage: dict, key: str, required: bool) -> int:
     return v
 
 
+def _check_nulls(obj: dict, msg: dict, usage: dict) -> None:
+    for where, d, keys in (("", obj, _NULL_TOP), ("message.", msg, _NULL_MSG), ("usage.", usage, _NULL_USAGE)):
+        for k in keys:
+            if k in d and d[k] is None:
+                raise MalformedLine(f"{where}{k} is null")
+
+
 def parse_line(line: bytes, project: str, session_id: str) -> UsageEntry | None:
     """One JSONL line -> a UsageEntry, None when the line carries no usage; MalformedLine when broken."""
     if USAGE_MARKER not in line:
@@ -63,15 +70,8 @@ def parse_line(line: bytes, project: str, session_id: str) -> UsageEntry | None:
     usage = msg.get("usage")
     if not isinstance(usage, dict):
         return None
-    for k in _NULL_TOP:
-        if k in obj and obj[k] is None:
-            raise MalformedLine(f"{k} is null")
-    for k in _NULL_MSG:
-        if k in msg and msg[k] is None:
-            raise MalformedLine(f"message.{k} is null")
-    for k in _NULL_USAGE:
-        if k in usage and usage[k] is None:
-            raise MalformedLine(f"usage.{k} is null")
+    if b"null" in line:
+        _check_nulls(obj, msg, usage)
     version = obj.get("version")
     if version is not None and (not isinstance(version, str) or not _VERSION_RE.match(version)):
         raise MalformedLine("bad version")

@@ -79,55 +79,30 @@ class UsageEntry:
 
     @classmethod
     def from_record(cls, d: dict[str, object]) -> UsageEntry:
-        """Inverse of `to_record`; raises KeyError/TypeError/ValueError on a malformed body."""
-
-        def nat(key: str) -> int:
-            v = d.get(key, 0)
-            if type(v) is not int or v < 0:
-                raise ValueError(f"{key} must be a non-negative integer")
-            return v
-
-        def opt_str(key: str) -> str | None:
-            v = d.get(key)
-            if v is not None and not isinstance(v, str):
-                raise ValueError(f"{key} must be a string")
-            return v
-
-        def req_str(key: str) -> str:
-            v = d[key]
-            if not isinstance(v, str):
-                raise ValueError(f"{key} must be a string")
-            return v
-
-        ts = d["t"]
-        if type(ts) is not int:
-            raise ValueError("t must be an integer")
-        cost = d.get("$")
-        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))):
+        """Inverse of `to_record`; raises ValueError on a malformed body (hot path: keep it flat)."""
+        get = d.get
+        ts, p, m, s, j = get("t"), get("p"), get("m"), get("s"), get("j")
+        if type(ts) is not int or not (type(p) is type(m) is type(s) is type(j) is str):
+            raise ValueError("t, p, m, s, j must be an integer and strings")
+        toks = (get("i", 0), get("o", 0), get("c5", 0), get("c1", 0), get("cr", 0), get("r", 0))
+        for v in toks:
+            if type(v) is not int or v < 0 or v > _MAX_TOKENS:
+                raise ValueError("token counts must be non-negative integers")
+        cost, sp, mid, rid, ul, lk = get("$"), get("sp"), get("mid"), get("rid"), get("ul"), get("lk")
+        if cost is not None and (type(cost) is not float and type(cost) is not int):
             raise ValueError("$ must be a number")
-        ul = d.get("ul")
+        for v in (sp, mid, rid, lk):
+            if v is not None and type(v) is not str:
+                raise ValueError("sp, mid, rid, lk must be strings")
         if ul is not None and type(ul) is not int:
             raise ValueError("ul must be an integer")
         return cls(
-            ts=ts,
-            provider=req_str("p"),
-            model=req_str("m"),
-            session_id=req_str("s"),
-            project=req_str("j"),
-            input_tokens=nat("i"),
-            output_tokens=nat("o"),
-            cache_write_5m_tokens=nat("c5"),
-            cache_write_1h_tokens=nat("c1"),
-            cache_read_tokens=nat("cr"),
-            reasoning_tokens=nat("r"),
-            cost_usd=float(cost) if cost is not None else None,
-            speed=opt_str("sp"),
-            is_sidechain=bool(d.get("sc", 0)),
-            message_id=opt_str("mid"),
-            request_id=opt_str("rid"),
-            usage_limit_reset=ul,
-            line_key=opt_str("lk"),
+            ts, p, m, s, j, toks[0], toks[1], toks[2], toks[3], toks[4], toks[5],  # type: ignore[arg-type]
+            None if cost is None else float(cost), sp, bool(get("sc", 0)), mid, rid, ul, lk,  # type: ignore[arg-type]
         )
+
+
+_MAX_TOKENS = 1 << 53
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from meshd.core.claude_log import MalformedLine, parse_line
+from meshd.core.claude_log import USAGE_MARKER, MalformedLine, parse_line
 from meshd.core.entry import UsageEntry
 from meshd.ingest.sources import LogFile
 from meshd.store.replica import Replica, transaction
@@ -118,22 +118,21 @@ def ingest_file(
                 last_skip = None
                 for line in body.split(b"\n")[:-1]:
                     lineno += 1
-                    if not line.strip():
-                        continue
-                    try:
-                        e = parser(line, lf.project, lf.session_id)
-                    except MalformedLine as err:
-                        skipped += 1
-                        last_skip = f"line {lineno}: {err}"
-                        continue
-                    if e is None:
-                        if not _looks_like_json(line):
+                    if USAGE_MARKER in line:
+                        try:
+                            e = parser(line, lf.project, lf.session_id)
+                        except MalformedLine as err:
                             skipped += 1
-                            last_skip = f"line {lineno}: not JSON"
-                        continue
-                    if e.message_id is None:
-                        e = _with_line_key(e, _line_key(replica.device_id, lf.path, lineno, line))
-                    entries.append(e)
+                            last_skip = f"line {lineno}: {err}"
+                            continue
+                        if e is None:
+                            continue
+                        if e.message_id is None:
+                            e = _with_line_key(e, _line_key(replica.device_id, lf.path, lineno, line))
+                        entries.append(e)
+                    elif line and not _looks_like_json(line):
+                        skipped += 1
+                        last_skip = f"line {lineno}: not JSON"
                 if entries:
                     replica.append_usage(entries)
                 new_offset = start + consumed
@@ -190,8 +189,11 @@ def _read_lines(f) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
 
 
 def _looks_like_json(line: bytes) -> bool:
+    """Cheap check for lines we do not parse (they carry no usage): an object, or blank."""
+    if line[:1] == b"{" and line[-1:] in (b"}", b"\r"):
+        return True
     s = line.strip()
-    return s[:1] == b"{" and s[-1:] == b"}"
+    return not s or (s[:1] == b"{" and s[-1:] == b"}")
 
 
 def _with_line_key(e: UsageEntry, key: str) -> UsageEntry:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import orjson
 
-from meshd.core.dedup import beats, dedup_key, rank
+from meshd.core.dedup import Position, Rank, beats, dedup_key, rank
 from meshd.core.entry import UsageEntry
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, Record, Vector, check_batch
 from meshd.errors import LogRuleError
@@ -70,21 +70,26 @@ class Replica:
     def append_local(self, kind: str, bodies: Iterable[bytes]) -> tuple[int, int]:
         """Append records to this device's log; returns (first_seq, last_seq). Inside a transaction."""
         held = self.held(self.device_id, self.epoch)
-        seq = held
-        for body in bodies:
-            seq += 1
-            self.conn.execute(
-                "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
-                (self.device_id, self.epoch, seq, kind, body),
-            )
-            self._materialize(self.device_id, self.epoch, seq, kind, body)
-        if seq != held:
-            self._set_held(self.device_id, self.epoch, seq)
-        return held + 1, seq
+        recs = tuple(Record(seq, kind, body) for seq, body in enumerate(bodies, start=held + 1))
+        if recs:
+            self._store(self.device_id, self.epoch, recs)
+            self._set_held(self.device_id, self.epoch, recs[-1].seq)
+        return held + 1, held + len(recs)
 
     def append_usage(self, entries: Iterable[UsageEntry]) -> tuple[int, int]:
-        """Append usage entries as records of this device's log."""
-        return self.append_local("usage", (orjson.dumps(e.to_record()) for e in entries))
+        """Append usage entries as records of this device's log. Inside a transaction."""
+        held = self.held(self.device_id, self.epoch)
+        items = list(enumerate(entries, start=held + 1))
+        if not items:
+            return held + 1, held
+        dumps = orjson.dumps
+        self.conn.executemany(
+            "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
+            [(self.device_id, self.epoch, seq, "usage", dumps(e.to_record())) for seq, e in items],
+        )
+        self._insert_usages(self.device_id, self.epoch, items)
+        self._set_held(self.device_id, self.epoch, items[-1][0])
+        return held + 1, items[-1][0]
 
     def apply_batch(self, batch: Batch) -> int:
         """Apply a peer's batch on top of what we hold; returns records applied. Inside a transaction.
@@ -101,12 +106,7 @@ class Replica:
         check_batch(batch, held)
         if batch.origin == self.device_id and batch.epoch == self.epoch:
             raise LogRuleError("a peer holds more of this device's current log than this device")
-        for r in batch.records:
-            self.conn.execute(
-                "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
-                (batch.origin, batch.epoch, r.seq, r.kind, r.body),
-            )
-            self._materialize(batch.origin, batch.epoch, r.seq, r.kind, r.body)
+        self._store(batch.origin, batch.epoch, batch.records)
         self._set_held(batch.origin, batch.epoch, batch.last_seq)
         return len(batch.records)
 
@@ -133,41 +133,65 @@ class Replica:
 
     # -- materializing ------------------------------------------------------------------
 
-    def _materialize(self, origin: str, epoch: int, seq: int, kind: str, body: bytes) -> None:
-        if kind == "usage":
-            try:
-                entry = UsageEntry.from_record(orjson.loads(body))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
-                raise LogRuleError(f"malformed usage record {origin[:8]}/{epoch}/{seq}: {e}") from None
-            self._insert_usage(origin, epoch, seq, entry)
-        elif kind == "device":
-            self._apply_device(origin, seq, body)
-        # ratelimit / setting / forget records are materialized by later layers.
+    def _store(self, origin: str, epoch: int, recs: tuple[Record, ...]) -> None:
+        """Insert log records and materialize them."""
+        self.conn.executemany(
+            "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
+            [(origin, epoch, r.seq, r.kind, r.body) for r in recs],
+        )
+        usage: list[tuple[int, UsageEntry]] = []
+        loads, from_record = orjson.loads, UsageEntry.from_record
+        for r in recs:
+            if r.kind == "usage":
+                try:
+                    usage.append((r.seq, from_record(loads(r.body))))
+                except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
+                    raise LogRuleError(f"malformed usage record {origin[:8]}/{epoch}/{r.seq}: {e}") from None
+            elif r.kind == "device":
+                self._apply_device(origin, r.seq, r.body)
+            # ratelimit / setting / forget records are materialized by later layers.
+        if usage:
+            self._insert_usages(origin, epoch, usage)
 
-    def _insert_usage(self, origin: str, epoch: int, seq: int, e: UsageEntry) -> None:
-        key = dedup_key(e)
-        winner = 1
-        if key is not None:
-            r = rank(e)
-            row = self.conn.execute(
-                "SELECT id, sidechain, rank_total, speed IS NOT NULL, origin, epoch, seq FROM usage"
-                " WHERE dkey=? AND winner=1",
-                (key,),
-            ).fetchone()
-            if row is not None:
-                old_rank = (0 if row[1] else 1, row[2], row[3])
-                if beats(r, (origin, epoch, seq), old_rank, (row[4], row[5], row[6])):
-                    self.conn.execute("UPDATE usage SET winner=0 WHERE id=?", (row[0],))
-                else:
-                    winner = 0
-        self.conn.execute(
+    def _insert_usages(self, origin: str, epoch: int, items: list[tuple[int, UsageEntry]]) -> None:
+        """Insert usage rows, keeping exactly one winner per dedup key (core/dedup.py)."""
+        keys = [dedup_key(e) for _seq, e in items]
+        # best[key] = (rank, position, row id if already stored, index into items if new)
+        best: dict[str, tuple[Rank, Position, int | None, int | None]] = {}
+        wanted = list({k for k in keys if k is not None})
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            for rid, key, side, total, has_speed, o, ep, sq in self.conn.execute(
+                "SELECT id, dkey, sidechain, rank_total, speed IS NOT NULL, origin, epoch, seq FROM usage"
+                f" WHERE winner=1 AND dkey IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                best[key] = ((0 if side else 1, total, has_speed), (o, ep, sq), rid, None)
+        old_winner = {k: v[2] for k, v in best.items()}
+        for idx, ((seq, e), key) in enumerate(zip(items, keys)):
+            if key is None:
+                continue
+            r, pos = rank(e), (origin, epoch, seq)
+            cur = best.get(key)
+            if cur is None or beats(r, pos, cur[0], cur[1]):
+                best[key] = (r, pos, None, idx)
+        new_winner = {v[3] for v in best.values() if v[3] is not None}
+        demote = [(rid,) for k, rid in old_winner.items() if best[k][2] is None]
+        if demote:
+            self.conn.executemany("UPDATE usage SET winner=0 WHERE id=?", demote)
+        coster = self.coster
+        self.conn.executemany(
             _INSERT_USAGE,
-            (
-                origin, epoch, seq, e.ts, e.provider, e.model, e.project, e.session_id,
-                e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,
-                e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, self.coster(e), e.speed,
-                1 if e.is_sidechain else 0, key, e.total_tokens, winner, e.usage_limit_reset,
-            ),
+            [
+                (
+                    origin, epoch, seq, e.ts, e.provider, e.model, e.project, e.session_id,
+                    e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,
+                    e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, coster(e), e.speed,
+                    1 if e.is_sidechain else 0, key, e.total_tokens,
+                    1 if key is None or idx in new_winner else 0, e.usage_limit_reset,
+                )
+                for idx, ((seq, e), key) in enumerate(zip(items, keys))
+            ],
         )
 
     def _apply_device(self, origin: str, seq: int, body: bytes) -> None:
