@@ -1,0 +1,75 @@
+"""SIGKILL at random moments during ingest never changes the final totals."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def make_history(root: Path, files: int, lines_per_file: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    pad = "y" * 1500
+    for f in range(files):
+        d = root / "projects" / f"-home-u-p{f % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        out = []
+        for i in range(lines_per_file):
+            ts = f"2026-03-{1 + i % 28:02d}T{i % 24:02d}:{rng.randint(0, 59):02d}:00.000Z"
+            mid = f"msg_{f}_{i}" if i % 11 else None
+            msg = {"role": "assistant", "model": rng.choice(["claude-sonnet-4-5", "claude-opus-4-1"]),
+                   "usage": {"input_tokens": rng.randint(1, 9000), "output_tokens": rng.randint(1, 900),
+                             "cache_read_input_tokens": rng.randint(0, 50000)}}
+            if mid:
+                msg["id"] = mid
+            out.append(json.dumps({"timestamp": ts, "sessionId": f"s{f}", "version": "2.0.3",
+                                   "requestId": f"r_{f}_{i}", "message": msg}, separators=(",", ":")))
+            out.append(json.dumps({"type": "user", "message": {"content": pad}}))
+            if i % 97 == 0:
+                out.append(out[-2])  # a duplicated line, as streaming produces
+        (d / f"s{f}.jsonl").write_text("\n".join(out) + "\n")
+
+
+def daily(home: Path, claude: Path) -> dict:
+    env = dict(os.environ, MESHD_HOME=str(home), CLAUDE_CONFIG_DIR=str(claude), TZ="UTC")
+    p = subprocess.run([sys.executable, "-m", "meshctl", "daily", "--json"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_sigkill_during_ingest_never_changes_totals(tmp_path: Path) -> None:
+    claude = tmp_path / "claude"
+    make_history(claude, files=24, lines_per_file=1500)
+    clean = daily(tmp_path / "clean", claude)
+    home = tmp_path / "killed"
+    env = dict(os.environ, MESHD_HOME=str(home), CLAUDE_CONFIG_DIR=str(claude), TZ="UTC")
+    rng = random.Random(11)
+    kills = 0
+    for _ in range(8):
+        p = subprocess.Popen([sys.executable, "-m", "meshctl", "daily", "--json"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.15, 0.9))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait()
+    after = daily(home, claude)
+    assert kills >= 3, "the history ingested too fast to kill mid-way; make it larger"
+    assert after["totals"] == clean["totals"]
+    assert after["daily"] == clean["daily"]
+    # the log has no holes and the vector matches it
+    import sqlite3
+
+    conn = sqlite3.connect(home / "meshd.db")
+    for origin, epoch, max_seq in conn.execute("SELECT origin, epoch, max_seq FROM vector"):
+        n, lo, hi = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM log WHERE origin=? AND epoch=?",
+                                 (origin, epoch)).fetchone()
+        assert (n, lo, hi) == (max_seq, 1, max_seq)
