@@ -17,7 +17,7 @@ from meshd.core.entry import UsageEntry
 from meshd.ingest.sources import LogFile, claude_files, claude_roots
 from meshd.ingest.tailer import ingest_file, load_cursors, unchanged
 from meshd.store.db import connect, ensure_identity, get_meta, init_schema, set_meta
-from meshd.store.replica import Coster, Replica, transaction
+from meshd.store.replica import Coster, Replica, refresh_rollup, transaction
 
 
 @dataclass
@@ -83,6 +83,7 @@ def reprice(replica: Replica, fingerprint: str) -> None:
             e = UsageEntry(0, prov, model, "", "", i, o, c5, c1, cr, speed=sp)
             updates.append((replica.coster(e), rid))
         conn.executemany("UPDATE usage SET cost_calc=? WHERE id=?", updates)
+        refresh_rollup(conn, None)
         set_meta(conn, "pricing", fingerprint)
 
 

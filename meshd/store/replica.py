@@ -38,6 +38,63 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _bucket(ts: int) -> int:
+    """Rollup bucket of a timestamp: 2*minute for a minute's first millisecond, 2*minute+1 after."""
+    return (ts // 60000) * 2 + (1 if ts % 60000 else 0)
+
+
+_ROLLUP_FROM_USAGE = """
+INSERT INTO rollup(bucket, origin, provider, model, n, ts_min, ts_max, input, output, cache_create,
+                   cache_read, reasoning, cost_auto, cost_calc, cost_display, limit_reset)
+SELECT t.bucket, t.origin, t.provider, t.model, COUNT(*), MIN(u.ts), MAX(u.ts), SUM(u.input),
+       SUM(u.output), SUM(u.cw5 + u.cw1), SUM(u.cr), SUM(u.reasoning),
+       SUM(COALESCE(u.cost_logged, u.cost_calc)), SUM(u.cost_calc), SUM(COALESCE(u.cost_logged, 0)),
+       MIN(u.limit_reset)
+FROM temp.touched t CROSS JOIN usage u
+  ON u.winner = 1 AND u.origin = t.origin AND u.provider = t.provider AND u.model = t.model
+ AND u.ts >= (t.bucket / 2) * 60000 + (t.bucket % 2) AND u.ts <= (t.bucket / 2) * 60000 + (t.bucket % 2) * 59999
+GROUP BY t.bucket, t.origin, t.provider, t.model
+"""
+
+
+_ROLLUP_ADD = """
+INSERT INTO rollup(bucket, origin, provider, model, n, ts_min, ts_max, input, output, cache_create,
+                   cache_read, reasoning, cost_auto, cost_calc, cost_display, limit_reset)
+VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(bucket, origin, provider, model) DO UPDATE SET
+    n = n + excluded.n, ts_min = MIN(ts_min, excluded.ts_min), ts_max = MAX(ts_max, excluded.ts_max),
+    input = input + excluded.input, output = output + excluded.output,
+    cache_create = cache_create + excluded.cache_create, cache_read = cache_read + excluded.cache_read,
+    reasoning = reasoning + excluded.reasoning, cost_auto = cost_auto + excluded.cost_auto,
+    cost_calc = cost_calc + excluded.cost_calc, cost_display = cost_display + excluded.cost_display,
+    limit_reset = COALESCE(MIN(limit_reset, excluded.limit_reset), limit_reset, excluded.limit_reset)
+"""
+
+
+def refresh_rollup(conn: sqlite3.Connection, touched: Iterable[tuple[int, str, str, str]] | None) -> None:
+    """Recompute rollup buckets from the winning usage rows; None recomputes everything."""
+    if touched is None:
+        conn.execute("DELETE FROM rollup")
+        conn.execute(
+            "INSERT INTO rollup SELECT (ts / 60000) * 2 + (ts % 60000 != 0), origin, provider, model,"
+            " COUNT(*), MIN(ts), MAX(ts), SUM(input), SUM(output), SUM(cw5 + cw1), SUM(cr), SUM(reasoning),"
+            " SUM(COALESCE(cost_logged, cost_calc)), SUM(cost_calc), SUM(COALESCE(cost_logged, 0)),"
+            " MIN(limit_reset) FROM usage WHERE winner = 1 GROUP BY 1, origin, provider, model"
+        )
+        return
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS touched(bucket INTEGER, origin TEXT, provider TEXT, model TEXT,"
+        " PRIMARY KEY(bucket, origin, provider, model)) WITHOUT ROWID"
+    )
+    conn.executemany("INSERT OR IGNORE INTO temp.touched VALUES(?,?,?,?)", touched)
+    conn.execute(
+        "DELETE FROM rollup WHERE EXISTS (SELECT 1 FROM temp.touched t WHERE t.bucket = rollup.bucket"
+        " AND t.origin = rollup.origin AND t.provider = rollup.provider AND t.model = rollup.model)"
+    )
+    conn.execute(_ROLLUP_FROM_USAGE)
+    conn.execute("DELETE FROM temp.touched")
+
+
 class Replica:
     """Log and usage operations on one open database. Callers hold the transaction."""
 
@@ -158,15 +215,17 @@ class Replica:
         keys = [dedup_key(e) for _seq, e in items]
         # best[key] = (rank, position, row id if already stored, index into items if new)
         best: dict[str, tuple[Rank, Position, int | None, int | None]] = {}
+        where: dict[int, tuple[int, str, str, str]] = {}
         wanted = list({k for k in keys if k is not None})
         for i in range(0, len(wanted), 500):
             part = wanted[i : i + 500]
-            for rid, key, side, total, has_speed, o, ep, sq in self.conn.execute(
-                "SELECT id, dkey, sidechain, rank_total, speed IS NOT NULL, origin, epoch, seq FROM usage"
-                f" WHERE winner=1 AND dkey IN ({','.join('?' * len(part))})",
+            for rid, key, side, total, has_speed, o, ep, sq, ts, prov, model in self.conn.execute(
+                "SELECT id, dkey, sidechain, rank_total, speed IS NOT NULL, origin, epoch, seq, ts,"
+                f" provider, model FROM usage WHERE winner=1 AND dkey IN ({','.join('?' * len(part))})",
                 part,
             ):
                 best[key] = ((0 if side else 1, total, has_speed), (o, ep, sq), rid, None)
+                where[rid] = (ts, o, prov, model)
         old_winner = {k: v[2] for k, v in best.items()}
         for idx, ((seq, e), key) in enumerate(zip(items, keys)):
             if key is None:
@@ -180,19 +239,53 @@ class Replica:
         if demote:
             self.conn.executemany("UPDATE usage SET winner=0 WHERE id=?", demote)
         coster = self.coster
+        costs = [coster(e) for _seq, e in items]
         self.conn.executemany(
             _INSERT_USAGE,
             [
                 (
                     origin, epoch, seq, e.ts, e.provider, e.model, e.project, e.session_id,
                     e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,
-                    e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, coster(e), e.speed,
+                    e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, cost, e.speed,
                     1 if e.is_sidechain else 0, key, e.total_tokens,
                     1 if key is None or idx in new_winner else 0, e.usage_limit_reset,
                 )
-                for idx, ((seq, e), key) in enumerate(zip(items, keys))
+                for idx, ((seq, e), key, cost) in enumerate(zip(items, keys, costs))
             ],
         )
+        # Buckets that lost a row are recomputed; the others just add the new winners.
+        recompute = {(_bucket(where[rid][0]),) + where[rid][1:] for (rid,) in demote}
+        agg: dict[tuple[int, str, str, str], list] = {}  # type: ignore[type-arg]
+        for idx, ((_seq, e), key, cost) in enumerate(zip(items, keys, costs)):
+            if key is not None and idx not in new_winner:
+                continue
+            k = (_bucket(e.ts), origin, e.provider, e.model)
+            if k in recompute:
+                continue
+            logged = e.cost_usd
+            a = agg.get(k)
+            if a is None:
+                agg[k] = [1, e.ts, e.ts, e.input_tokens, e.output_tokens, e.cache_creation_tokens,
+                          e.cache_read_tokens, e.reasoning_tokens, cost if logged is None else logged, cost,
+                          logged or 0.0, e.usage_limit_reset]
+                continue
+            a[0] += 1
+            a[1] = min(a[1], e.ts)
+            a[2] = max(a[2], e.ts)
+            a[3] += e.input_tokens
+            a[4] += e.output_tokens
+            a[5] += e.cache_creation_tokens
+            a[6] += e.cache_read_tokens
+            a[7] += e.reasoning_tokens
+            a[8] += cost if logged is None else logged
+            a[9] += cost
+            a[10] += logged or 0.0
+            if e.usage_limit_reset is not None and (a[11] is None or e.usage_limit_reset < a[11]):
+                a[11] = e.usage_limit_reset
+        if agg:
+            self.conn.executemany(_ROLLUP_ADD, [(*k, *a) for k, a in agg.items()])
+        if recompute:
+            refresh_rollup(self.conn, recompute)
 
     def _apply_device(self, origin: str, seq: int, body: bytes) -> None:
         try:

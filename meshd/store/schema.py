@@ -54,9 +54,31 @@ CREATE TABLE IF NOT EXISTS usage(
     winner      INTEGER NOT NULL,
     limit_reset INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS usage_pos ON usage(origin, epoch, seq);
 CREATE INDEX IF NOT EXISTS usage_dkey ON usage(dkey) WHERE dkey IS NOT NULL;
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts) WHERE winner = 1;
+
+-- Winning usage pre-summed per (minute bucket, device, provider, model): what period reports and
+-- blocks read. A bucket is either the first millisecond of a minute (even) or the rest of it
+-- (odd), so a bucket never straddles an hour-aligned block boundary (store/usage.py).
+CREATE TABLE IF NOT EXISTS rollup(
+    bucket       INTEGER NOT NULL,
+    origin       TEXT    NOT NULL,
+    provider     TEXT    NOT NULL,
+    model        TEXT    NOT NULL,
+    n            INTEGER NOT NULL,
+    ts_min       INTEGER NOT NULL,
+    ts_max       INTEGER NOT NULL,
+    input        INTEGER NOT NULL,
+    output       INTEGER NOT NULL,
+    cache_create INTEGER NOT NULL,
+    cache_read   INTEGER NOT NULL,
+    reasoning    INTEGER NOT NULL,
+    cost_auto    REAL    NOT NULL,
+    cost_calc    REAL    NOT NULL,
+    cost_display REAL    NOT NULL,
+    limit_reset  INTEGER,
+    PRIMARY KEY(bucket, origin, provider, model)
+) WITHOUT ROWID;
 
 -- Per-file ingest cursors (local only, never replicated).
 CREATE TABLE IF NOT EXISTS files(

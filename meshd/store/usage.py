@@ -49,6 +49,8 @@ def usage_rows(
     their own, so a bucket is either entirely before or entirely after any hour-aligned
     boundary, and the gap between buckets is the gap between their entries.
     """
+    if grain == "minute" and not by_session and flt.project is None and flt.session is None:
+        return _rollup_rows(conn, mode, flt)
     cost = _COST[mode]
     where = ["winner = 1"]
     args: list[object] = []
@@ -95,6 +97,37 @@ def usage_rows(
                 r[10], r[11], r[12], r[13], r[14],
             )
         )
+    return out
+
+
+def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[UsageRow]:
+    cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
+    where = ["1"]
+    args: list[object] = []
+    if flt.since_ms is not None:
+        where.append("bucket >= ?")
+        args.append((flt.since_ms // 60000) * 2)
+    if flt.until_ms is not None:
+        where.append("ts_min < ?")
+        args.append(flt.until_ms)
+    if flt.provider is not None:
+        where.append("provider = ?")
+        args.append(flt.provider)
+    if flt.origins is not None:
+        where.append(f"origin IN ({','.join('?' * len(flt.origins))})")
+        args.extend(flt.origins)
+    names = device_names(conn)
+    sql = (
+        f"SELECT ts_min, origin, provider, model, input, output, cache_create, cache_read, {cost},"
+        f" reasoning, n, ts_max, limit_reset FROM rollup WHERE {' AND '.join(where)} ORDER BY bucket"
+    )
+    out: list[UsageRow] = []
+    append = out.append
+    for r in conn.execute(sql, args):
+        if flt.since_ms is not None and r[0] < flt.since_ms:
+            continue
+        append(UsageRow(r[0], names.get(r[1], r[1][:8]), r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8],
+                        r[9], r[10], r[11], r[12]))
     return out
 
 
