@@ -12,7 +12,7 @@ import orjson
 
 def emit_json(data: object) -> None:
     """Pretty JSON on stdout, like ccusage's --json."""
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     sys.stdout.flush()
 
 
@@ -47,7 +47,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[i
     width = width or term_width()
     right = right if right is not None else set(range(1, len(headers)))
     cols = list(range(len(headers)))
-    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in cols]
+    body = [r for r in rows if r and r[0] != "\x00"]
+    widths = [max([len(headers[c])] + [len(r[c]) for r in body]) for c in cols]
 
     def total(cs: list[int]) -> int:
         return sum(widths[c] for c in cs) + 2 * (len(cs) - 1)

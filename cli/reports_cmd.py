@@ -151,6 +151,8 @@ def session(ctx: click.Context, since, until, tz, order, mode, breakdown, as_jso
     c = _common(ctx, since, until, tz, mode, devices, provider)
     flt = replace(c["filter"], session=session_id) if session_id else c["filter"]
     rows = usage_rows(c["replica"].conn, c["mode"], flt, by_session=True)
+    if ctx.get_parameter_source("order") == click.core.ParameterSource.DEFAULT:
+        order = "desc"  # sessions: most expensive first, as ccusage
     data = reports.session(rows, tz=c["tz"], since=c["since"], until=c["until"], order=order)
     if as_json:
         emit_json(data)
