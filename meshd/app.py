@@ -80,6 +80,8 @@ def reprice(replica: Replica, fingerprint: str) -> None:
         ).fetchall()
         updates = []
         for rid, prov, model, i, o, c5, c1, cr, sp in rows:
+            if sp == "fast" and model.endswith("-fast"):
+                model = model[: -len("-fast")]  # the stored name is the report label
             e = UsageEntry(0, prov, model, "", "", i, o, c5, c1, cr, speed=sp)
             updates.append((replica.coster(e), rid))
         conn.executemany("UPDATE usage SET cost_calc=? WHERE id=?", updates)

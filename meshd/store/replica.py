@@ -38,6 +38,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def model_label(e: UsageEntry) -> str:
+    """The model name reports show: ccusage labels fast-mode entries `<model>-fast`."""
+    return e.model + "-fast" if e.speed == "fast" and e.model else e.model
+
+
 def _bucket(ts: int) -> int:
     """Rollup bucket of a timestamp: 2*minute for a minute's first millisecond, 2*minute+1 after."""
     return (ts // 60000) * 2 + (1 if ts % 60000 else 0)
@@ -244,7 +249,7 @@ class Replica:
             _INSERT_USAGE,
             [
                 (
-                    origin, epoch, seq, e.ts, e.provider, e.model, e.project, e.session_id,
+                    origin, epoch, seq, e.ts, e.provider, model_label(e), e.project, e.session_id,
                     e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,
                     e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, cost, e.speed,
                     1 if e.is_sidechain else 0, key, e.total_tokens,
@@ -259,7 +264,7 @@ class Replica:
         for idx, ((_seq, e), key, cost) in enumerate(zip(items, keys, costs)):
             if key is not None and idx not in new_winner:
                 continue
-            k = (_bucket(e.ts), origin, e.provider, e.model)
+            k = (_bucket(e.ts), origin, e.provider, model_label(e))
             if k in recompute:
                 continue
             logged = e.cost_usd
