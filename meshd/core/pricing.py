@@ -1,170 +1,278 @@
-"""Model prices (a LiteLLM snapshot) and the per-entry cost formula ccusage uses. Pure.
+"""Model prices (a LiteLLM-format table) and ccusage 20.0.24's per-entry cost rules. Pure.
 
 Cost of one entry: input x input rate + output x output rate + 5-minute cache creation x cache
 write rate (default input x 1.25) + 1-hour cache creation x input rate x 2 + cache read x cache
-read rate (default input x 0.1). Tiering is per entry and per token type: the first 200,000
-tokens of a type at the base rate, the rest at the `*_above_200k_tokens` rate when one exists.
-Times the fast multiplier for `speed == "fast"`.
+read rate (default input x 0.1). Tiering is per entry and per token type separately: the first
+200,000 tokens of a type at the base rate, the rest at its `*_above_200k_tokens` rate when one
+exists; the 1-hour part uses 2 x the input rate above 200k. All of it times the fast multiplier
+when `speed == "fast"`: LiteLLM's `provider_specific_entry.fast`, else ccusage's built-in
+overrides (claude-opus-4-6/4-7: 6, claude-opus-4-8: 2, gpt-5.5: 2.5, gpt-5.4 and others: 2).
+
+Model names resolve as in ccusage: exact key, then the longest key that one name contains at
+non-alphanumeric boundaries (raw, or with `.`/`@` as `-`), where a key ending in a digit may not
+be followed by another numeric version (`claude-sonnet-4` is not `claude-sonnet-4-5`) unless it
+is an 8-digit date; ties go to the lexicographically smaller key; then a small alias table.
+
+The embedded snapshot (meshd/data/pricing.json, built by tools/build_pricing.py) is the LiteLLM
+1.109.1 wheel's file, overlaid with the prices ccusage 20.0.24 embeds, because they differ: the
+wheel lacks claude-opus-4-1, claude-sonnet-4-20250514, claude-3-7-sonnet and others, lacks the
+>200k rates of claude-sonnet-4-5, and has other azure/bedrock regional prices; ccusage's own
+built-in table (e.g. claude-opus-4-6/4-7 without >200k rates, claude-sonnet-4 with them) wins last.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass
+import math
+from dataclasses import astuple, dataclass
 
 from meshd.errors import PricingError
 
 TIER = 200_000
-_FIELDS = (
+ONE_HOUR_CACHE_FACTOR = 2.0
+
+# Key prefixes ccusage keeps in its embedded snapshot; the key set shapes fuzzy matching.
+EMBED_PREFIXES = (
+    "claude-", "anthropic.", "anthropic/", "us.anthropic.", "eu.anthropic.", "global.anthropic.",
+    "jp.anthropic.", "au.anthropic.", "gpt-", "openai/", "azure/", "zai/", "openrouter/openai/",
+)
+COST_FIELDS = (
     "input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
     "cache_read_input_token_cost", "input_cost_per_token_above_200k_tokens",
     "output_cost_per_token_above_200k_tokens", "cache_creation_input_token_cost_above_200k_tokens",
     "cache_read_input_token_cost_above_200k_tokens",
 )
-# Fast-mode multipliers LiteLLM lacks (as ccusage embeds them).
-_FAST = {"claude-opus-4-6": 6.0, "claude-opus-4-7": 6.0}
-_PROVIDERS = ("anthropic", "openai")
+# ccusage's fast-mode multipliers for models whose LiteLLM entry has none.
+_FAST_EXACT = {
+    "gpt-5.6-sol": 2.0, "gpt-5.6-terra": 2.0, "gpt-5.6-luna": 2.0, "gpt-5.5": 2.5,
+    "gpt-5.4": 2.0, "gpt-5.3-codex": 2.0, "gpt-6-astra": 2.0,
+}
+_FAST_SUFFIX = {"claude-opus-4-6": 6.0, "claude-opus-4-7": 6.0, "claude-opus-4-8": 2.0}
+# Log labels that no price source publishes, mapped to a priced name.
+_ALIASES = {"gpt-5.3-spark": "gpt-5.3-codex-spark"}
+_UNPRICED = frozenset({"", "<synthetic>"})
+_CACHE_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
+    """Per-token USD rates of one model."""
+
     input: float
     output: float
     cache_write: float
     cache_read: float
-    input_above: float | None = None
-    output_above: float | None = None
-    cache_write_above: float | None = None
-    cache_read_above: float | None = None
+    input_above_200k_tokens: float | None = None
+    output_above_200k_tokens: float | None = None
+    cache_write_above_200k_tokens: float | None = None
+    cache_read_above_200k_tokens: float | None = None
     fast_multiplier: float = 1.0
 
 
 def _tiered(tokens: int, base: float, above: float | None) -> float:
+    """Cost of `tokens` at `base`, tokens past 200k at `above` when given."""
     if tokens <= 0:
         return 0.0
-    if above is None or tokens <= TIER:
-        return tokens * base
-    return TIER * base + (tokens - TIER) * above
+    if above is not None and tokens > TIER:
+        return TIER * base + (tokens - TIER) * above
+    return tokens * base
 
 
-def entry_cost(p: ModelPrice, input_tokens: int, output_tokens: int, cache_write_5m: int,
+def entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_write_5m: int,
                cache_write_1h: int, cache_read: int, speed: str | None) -> float:
-    """Cost in USD of one usage entry."""
+    """Cost in USD of one usage entry, exactly as ccusage computes it."""
+    p = price
+    above_1h = None if p.input_above_200k_tokens is None else p.input_above_200k_tokens * ONE_HOUR_CACHE_FACTOR
     cost = (
-        _tiered(input_tokens, p.input, p.input_above)
-        + _tiered(output_tokens, p.output, p.output_above)
-        + _tiered(cache_write_5m, p.cache_write, p.cache_write_above)
-        + _tiered(cache_write_1h, p.input * 2, None if p.input_above is None else p.input_above * 2)
-        + _tiered(cache_read, p.cache_read, p.cache_read_above)
+        _tiered(input_tokens, p.input, p.input_above_200k_tokens)
+        + _tiered(output_tokens, p.output, p.output_above_200k_tokens)
+        + _tiered(cache_write_5m, p.cache_write, p.cache_write_above_200k_tokens)
+        + _tiered(cache_write_1h, p.input * ONE_HOUR_CACHE_FACTOR, above_1h)
+        + _tiered(cache_read, p.cache_read, p.cache_read_above_200k_tokens)
     )
     return cost * p.fast_multiplier if speed == "fast" else cost
 
 
-def filter_litellm(data: object) -> dict[str, dict[str, object]]:
-    """The cost fields of Anthropic/OpenAI chat models of a LiteLLM price file."""
-    if not isinstance(data, dict):
-        raise PricingError("a LiteLLM price file is a JSON object of models")
-    out: dict[str, dict[str, object]] = {}
-    for name, spec in data.items():
-        if not isinstance(name, str) or not isinstance(spec, dict) or name == "sample_spec":
-            continue
-        if spec.get("litellm_provider") not in _PROVIDERS or "input_cost_per_token" not in spec:
-            continue
-        kept: dict[str, object] = {k: spec[k] for k in _FIELDS if k in spec}
-        fast = (spec.get("provider_specific_entry") or {}).get("fast") if isinstance(
-            spec.get("provider_specific_entry"), dict) else None
-        if fast is not None:
-            kept["fast"] = fast
-        out[name] = kept
-    return out
+# ---- reading LiteLLM data -------------------------------------------------------------------
+
+
+def is_embedded_name(name: str) -> bool:
+    """Whether a LiteLLM key belongs in our table (the prefixes ccusage embeds)."""
+    return name.startswith(EMBED_PREFIXES)
 
 
 def _rate(spec: dict[str, object], key: str, name: str) -> float | None:
+    """One per-token price of an entry, validated; None when absent."""
     v = spec.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-        raise PricingError(f"model {name!r}: {key} must be a per-token price, not {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise PricingError(f"model {name!r}: {key} must be a number, not {v!r}")
+    if not 0 <= v < 1:
+        raise PricingError(f"model {name!r}: {key} = {v!r} is not a per-token price in USD")
     return float(v)
 
 
-_NORM = re.compile(r"[.@]")
-_DATE = re.compile(r"-\d{8}$")
-_TRAIL_VER = re.compile(r"-(\d+)$")
+def _fast(spec: dict[str, object], name: str) -> float | None:
+    """`provider_specific_entry.fast` of an entry, validated; None when absent."""
+    pse = spec.get("provider_specific_entry")
+    if pse is None:
+        return None
+    if not isinstance(pse, dict):
+        raise PricingError(f"model {name!r}: provider_specific_entry must be an object")
+    v = pse.get("fast")
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 100:
+        raise PricingError(f"model {name!r}: bad fast multiplier {v!r}")
+    return float(v)
 
 
-def _norm(s: str) -> str:
-    return _NORM.sub("-", s.lower())
+def _checked_spec(name: object, spec: object) -> dict[str, object] | None:
+    """The compact entry (cost fields and fast) of one kept model, None when it has no price."""
+    if not isinstance(name, str) or not is_embedded_name(name):
+        return None
+    if not isinstance(spec, dict):
+        raise PricingError(f"model {name!r}: entry must be a JSON object, not {type(spec).__name__}")
+    kept: dict[str, object] = {}
+    for key in COST_FIELDS:
+        if _rate(spec, key, name) is not None:
+            kept[key] = spec[key]
+    if "input_cost_per_token" not in kept or "output_cost_per_token" not in kept:
+        return None
+    fast = _fast(spec, name)
+    if fast is not None:
+        kept["provider_specific_entry"] = {"fast": spec["provider_specific_entry"]["fast"]}  # type: ignore[index]
+    return kept
 
 
-def _strip_vendor(name: str) -> str:
-    n = name.lower()
-    for sep in ("/",):
-        if sep in n:
-            n = n.rsplit(sep, 1)[1]
-    # bedrock/vertex style: us.anthropic.claude-...-v1:0, anthropic.claude-...
-    m = re.search(r"(?:^|\.)(?:anthropic|openai)\.(.+)$", n)
-    if m:
-        n = m.group(1)
-    n = re.sub(r"-v\d+(:\d+)?$", "", n)
-    return n.replace("@", "-")
+def filter_litellm(data: object) -> dict[str, dict[str, object]]:
+    """The validated cost fields of the models we keep from a LiteLLM price file."""
+    if not isinstance(data, dict):
+        raise PricingError(
+            f"price data must be a JSON object of models, not {type(data).__name__} "
+            "(expected LiteLLM's model_prices_and_context_window.json)"
+        )
+    out: dict[str, dict[str, object]] = {}
+    for name, spec in data.items():
+        kept = _checked_spec(name, spec)
+        if kept is not None:
+            out[name] = kept
+    if not out:
+        raise PricingError(
+            "no Claude or OpenAI model prices found (expected LiteLLM's model_prices_and_context_window.json)"
+        )
+    return out
+
+
+def _fast_override(name: str) -> float | None:
+    """ccusage's fast multiplier for a model LiteLLM gives none."""
+    if name in _FAST_EXACT:
+        return _FAST_EXACT[name]
+    for part in name.replace(".", "-").replace("@", "-").replace(":", "/").split("/"):
+        for base, mult in _FAST_SUFFIX.items():
+            i = part.rfind(base)
+            if i >= 0 and (len(part) == i + len(base) or part[i + len(base)] == "-"):
+                return mult
+    return None
+
+
+def _opt(spec: dict[str, object], key: str) -> float | None:
+    v = spec.get(key)
+    return None if v is None else float(v)  # type: ignore[arg-type]
+
+
+def _price(name: str, spec: dict[str, object]) -> ModelPrice:
+    """A ModelPrice from one compact, validated entry."""
+    inp = float(spec["input_cost_per_token"])  # type: ignore[arg-type]
+    cw = _opt(spec, "cache_creation_input_token_cost")
+    cr = _opt(spec, "cache_read_input_token_cost")
+    fast = _fast(spec, name)
+    if fast is None:
+        fast = _fast_override(name)
+    return ModelPrice(
+        input=inp,
+        output=float(spec["output_cost_per_token"]),  # type: ignore[arg-type]
+        cache_write=inp * 1.25 if cw is None else cw,
+        cache_read=inp * 0.1 if cr is None else cr,
+        input_above_200k_tokens=_opt(spec, "input_cost_per_token_above_200k_tokens"),
+        output_above_200k_tokens=_opt(spec, "output_cost_per_token_above_200k_tokens"),
+        cache_write_above_200k_tokens=_opt(spec, "cache_creation_input_token_cost_above_200k_tokens"),
+        cache_read_above_200k_tokens=_opt(spec, "cache_read_input_token_cost_above_200k_tokens"),
+        fast_multiplier=1.0 if fast is None else fast,
+    )
+
+
+# ---- model-name matching (ccusage's rules) --------------------------------------------------
+
+
+def _alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _adds_version(key: str, suffix: str) -> bool:
+    """Whether `suffix` after a key ending in a digit starts another numeric version (not a date)."""
+    if not key[-1:].isdigit() or suffix[:1] not in ("-", "."):
+        return False
+    rest = suffix[1:]
+    n = 0
+    while n < len(rest) and rest[n].isascii() and rest[n].isdigit():
+        n += 1
+    if n == 0:
+        return False
+    return not (n == 8 and (n == len(rest) or not _alnum(rest[n])))
+
+
+def _contains(value: str, key: str) -> bool:
+    """`key` occurs in `value` between non-alphanumeric boundaries, adding no version."""
+    if not key:
+        return False
+    i = value.find(key)
+    while i >= 0:
+        end = i + len(key)
+        suffix = value[end:]
+        if (i == 0 or not _alnum(value[i - 1])) and (
+            not suffix or (not _alnum(suffix[0]) and not _adds_version(key, suffix))
+        ):
+            return True
+        i = value.find(key, end)
+    return False
+
+
+def _norm(name: str) -> str:
+    return name.replace(".", "-").replace("@", "-")
 
 
 class PriceTable:
     """Prices by model name, with ccusage's name matching."""
 
-    def __init__(self, models: dict[str, ModelPrice], *, source: str, date: str, fingerprint: str) -> None:
-        self._models = models
-        self._norm = {_norm(k): k for k in models}
+    def __init__(self, models: dict[str, ModelPrice], *, source: str = "", date: str = "") -> None:
+        self._models = dict(models)
+        self._keys = [(k, _norm(k)) for k in sorted(self._models)]
         self._cache: dict[str, ModelPrice | None] = {}
         self.source = source
         self.date = date
-        self.fingerprint = fingerprint
+        self.fingerprint = _fingerprint(self._models)
 
     @classmethod
-    def from_litellm(cls, data: object, *, source: str = "", date: str = "") -> PriceTable:
-        """Build from a LiteLLM-format dict (or an already filtered one); PricingError when invalid."""
-        if not isinstance(data, dict):
-            raise PricingError("price data must be a JSON object")
-        meta = data.get("_meta") if isinstance(data.get("_meta"), dict) else {}
-        models: dict[str, ModelPrice] = {}
-        for name, spec in data.items():
-            if name in ("_meta", "sample_spec") or not isinstance(spec, dict):
-                continue
-            if "litellm_provider" in spec and spec.get("litellm_provider") not in _PROVIDERS:
-                continue
-            inp = _rate(spec, "input_cost_per_token", name)
-            out = _rate(spec, "output_cost_per_token", name)
-            if inp is None or out is None:
-                continue
-            cw = _rate(spec, "cache_creation_input_token_cost", name)
-            cr = _rate(spec, "cache_read_input_token_cost", name)
-            fast = spec.get("fast")
-            if fast is None and isinstance(spec.get("provider_specific_entry"), dict):
-                fast = spec["provider_specific_entry"].get("fast")
-            if fast is not None and (isinstance(fast, bool) or not isinstance(fast, (int, float)) or not 0 < fast <= 100):
-                raise PricingError(f"model {name!r}: bad fast multiplier {fast!r}")
-            models[name] = ModelPrice(
-                input=inp, output=out,
-                cache_write=inp * 1.25 if cw is None else cw,
-                cache_read=inp * 0.1 if cr is None else cr,
-                input_above=_rate(spec, "input_cost_per_token_above_200k_tokens", name),
-                output_above=_rate(spec, "output_cost_per_token_above_200k_tokens", name),
-                cache_write_above=_rate(spec, "cache_creation_input_token_cost_above_200k_tokens", name),
-                cache_read_above=_rate(spec, "cache_read_input_token_cost_above_200k_tokens", name),
-                fast_multiplier=float(fast) if fast is not None else _FAST.get(name, 1.0),
-            )
-        if not models:
-            raise PricingError("no model prices found (is this LiteLLM's model_prices_and_context_window.json?)")
-        fp = hashlib.sha256(
-            json.dumps({k: list(v.__getattribute__(f) for f in ModelPrice.__slots__) for k, v in sorted(models.items())}).encode()
-        ).hexdigest()[:16]
-        return cls(models, source=source or str(meta.get("source", "")), date=date or str(meta.get("date", "")),
-                   fingerprint=fp)
+    def from_litellm(cls, data: object, *, source: str | None = None, date: str | None = None) -> PriceTable:
+        """Build from a LiteLLM-format dict (full or filtered); PricingError when invalid."""
+        meta = data.get("_meta") if isinstance(data, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        compact = filter_litellm(data)
+        models = {name: _price(name, spec) for name, spec in compact.items()}
+        return cls(
+            models,
+            source=str(meta.get("source", "")) if source is None else source,
+            date=str(meta.get("date", "")) if date is None else date,
+        )
+
+    def __len__(self) -> int:
+        return len(self._models)
 
     def models(self) -> list[tuple[str, ModelPrice]]:
+        """(name, price) of every model, sorted by name."""
         return sorted(self._models.items())
 
     def lookup(self, model: str) -> ModelPrice | None:
@@ -173,55 +281,47 @@ class PriceTable:
             return self._cache[model]
         except KeyError:
             pass
-        p = self._find(model)
-        if len(self._cache) < 10_000:
-            self._cache[model] = p
-        return p
+        price = self._find(model)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[model] = price
+        return price
 
     def _find(self, model: str) -> ModelPrice | None:
-        if not model or model == "<synthetic>" or len(model) > 200:
+        if not isinstance(model, str) or model in _UNPRICED:
             return None
-        if model in self._models:
-            return self._models[model]
-        n = _norm(_strip_vendor(model))
-        if n in self._norm:
-            return self._models[self._norm[n]]
-        nd = _DATE.sub("", n)
-        if nd in self._norm:
-            return self._models[self._norm[nd]]
+        price = self._find_entry(model)
+        if price is None and model in _ALIASES:
+            price = self._find_entry(_ALIASES[model])
+        return price
+
+    def _find_entry(self, model: str) -> ModelPrice | None:
+        """Exact key, else the longest (then smallest) key matching at boundaries."""
+        exact = self._models.get(model)
+        if exact is not None:
+            return exact
+        norm = _norm(model)
         best: str | None = None
-        for key_n, key in self._norm.items():
-            if _fuzzy(nd, _DATE.sub("", key_n)) and (best is None or len(key) > len(best)):
+        for key, key_norm in self._keys:
+            if best is not None and len(key) <= len(best):
+                continue  # keys are sorted: an equal-length later key is never smaller
+            if (_contains(model, key) or _contains(key, model)
+                    or _contains(norm, key_norm) or _contains(key_norm, norm)):
                 best = key
         return None if best is None else self._models[best]
 
 
-def _fuzzy(a: str, b: str) -> bool:
-    """One name contains the other at non-alphanumeric boundaries and trailing versions agree."""
-    if not a or not b:
-        return False
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    i = long_.find(short)
-    while i >= 0:
-        before = long_[i - 1] if i > 0 else "-"
-        after = long_[i + len(short)] if i + len(short) < len(long_) else "-"
-        if not before.isalnum() and not after.isalnum():
-            va, vb = _TRAIL_VER.search(a), _TRAIL_VER.search(b)
-            tail = long_[i + len(short):]
-            # "claude-sonnet-4" must not match "claude-sonnet-4-5": a longer name may not add a version.
-            if re.match(r"^-\d", tail):
-                return False
-            if va and vb and va.group(1) != vb.group(1):
-                return False
-            return True
-        i = long_.find(short, i + 1)
-    return False
+def _fingerprint(models: dict[str, ModelPrice]) -> str:
+    """A stable short hash of the price data."""
+    rows = [[name, *astuple(p)] for name, p in sorted(models.items())]
+    blob = json.dumps([_ALIASES, rows], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def cost_for(table: PriceTable, model: str, input_tokens: int, output_tokens: int, cache_write_5m: int,
-             cache_write_1h: int, cache_read: int, speed: str | None) -> tuple[float, bool]:
-    """(cost, known): unknown models cost 0."""
-    p = table.lookup(model)
-    if p is None:
+             cache_write_1h: int, cache_read: int, speed: str | None = None) -> tuple[float, bool]:
+    """(cost, known) of one entry; an unknown model costs 0."""
+    price = table.lookup(model)
+    if price is None:
         return 0.0, False
-    return entry_cost(p, input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read, speed), True
+    return entry_cost(price, input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read, speed), True
