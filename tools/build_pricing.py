@@ -1,14 +1,16 @@
 """Build meshd/data/pricing.json from LiteLLM's model_prices_and_context_window.json.
 
 Usage:
-    python tools/build_pricing.py LITELLM.json [OVERLAY.json ...] [--date YYYY-MM-DD]
+    python tools/build_pricing.py LITELLM.json [--prefer FILE ...] [--date YYYY-MM-DD]
         [--source TEXT] [--out meshd/data/pricing.json] [--no-builtin]
 
 Keeps the cost fields (and `provider_specific_entry.fast`) of the models whose keys ccusage
-embeds (claude-*, anthropic.*, gpt-*, openai/*, azure/*, ...). Each OVERLAY (LiteLLM format, or
-ccusage's compact {"i","o","cc","cr","ia","oa","cca","cra","fast"} format) replaces whole entries
-of the files before it; then ccusage 20.0.24's built-in prices (BUILTIN below) replace theirs.
-Prices are facts; stdlib only.
+embeds (claude-*, anthropic.*, gpt-*, openai/*, azure/*, ...). Each --prefer FILE (LiteLLM
+format, or ccusage's compact {"i","o","cc","cr","ia","oa","cca","cra","fast"} format, e.g. the
+snapshot inflated from the ccusage binary) wins over LITELLM.json: its entries replace theirs and
+its key set is kept as is (name matching then resolves as in ccusage); with --add-missing, a
+LITELLM.json model is added when the preferred table cannot price that name at all. ccusage 20.0.24's built-in prices
+(BUILTIN below) win last. Prices are facts; stdlib only.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import argparse
 import json
 import sys
 from datetime import date
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from meshd.core.pricing import filter_litellm  # noqa: E402  (pure, stdlib only)
+from meshd.core.pricing import PriceTable, filter_litellm  # noqa: E402  (pure, stdlib only)
 
 _COMPACT = {
     "i": "input_cost_per_token", "o": "output_cost_per_token",
@@ -79,26 +82,36 @@ def builtin_entries() -> dict[str, dict[str, object]]:
     return {name: dict(zip(fields, rates)) for name, rates in BUILTIN.items()}
 
 
-def build(sources: list[Path], *, builtin: bool = True) -> dict[str, dict[str, object]]:
-    """The merged, filtered table of all sources (later ones win per model)."""
-    table: dict[str, dict[str, object]] = {}
-    for src in sources:
-        table.update(filter_litellm(expand_compact(json.loads(src.read_bytes()))))
+def build(litellm: Path, prefer: Sequence[Path] = (), *, builtin: bool = True,
+          add_missing: bool = False) -> dict[str, dict[str, object]]:
+    """The filtered table of `litellm`, with `prefer` files and the built-in prices winning."""
+    base = filter_litellm(json.loads(litellm.read_bytes()))
+    preferred: dict[str, dict[str, object]] = {}
+    for src in prefer:
+        preferred.update(filter_litellm(expand_compact(json.loads(src.read_bytes()))))
     if builtin:
-        table.update(builtin_entries())
+        preferred.update(builtin_entries())
+    if not preferred:
+        return dict(sorted(base.items()))
+    table = dict(preferred)
+    if add_missing:
+        known = PriceTable.from_litellm(preferred)
+        table.update({k: v for k, v in base.items() if k not in preferred and known.lookup(k) is None})
     return dict(sorted(table.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sources", type=Path, nargs="+", help="LiteLLM JSON, then overlays")
+    ap.add_argument("litellm", type=Path, help="LiteLLM's model_prices_and_context_window.json")
+    ap.add_argument("--prefer", type=Path, action="append", default=[], help="prices that win (repeatable)")
     ap.add_argument("--date", default=date.today().isoformat(), help="date of the prices")
     ap.add_argument("--source", default="LiteLLM model_prices_and_context_window.json")
     ap.add_argument("--out", type=Path, default=ROOT / "meshd" / "data" / "pricing.json")
+    ap.add_argument("--add-missing", action="store_true", help="add LITELLM.json models --prefer lacks")
     ap.add_argument("--no-builtin", action="store_true", help="leave out ccusage's built-in table")
     a = ap.parse_args(argv)
     table: dict[str, object] = {"_meta": {"source": a.source, "date": a.date}}
-    table.update(build(a.sources, builtin=not a.no_builtin))
+    table.update(build(a.litellm, a.prefer, builtin=not a.no_builtin, add_missing=a.add_missing))
     text = json.dumps(table, separators=(",", ":"), indent=None)
     a.out.write_text(text.replace('},"', '},\n"') + "\n")
     print(f"{len(table) - 1} models -> {a.out}", file=sys.stderr)
