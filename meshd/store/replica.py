@@ -55,7 +55,7 @@ SELECT t.bucket, t.origin, t.provider, t.model, COUNT(*), MIN(u.ts), MAX(u.ts), 
        SUM(u.output), SUM(u.cw5 + u.cw1), SUM(u.cr), SUM(u.reasoning),
        SUM(COALESCE(u.cost_logged, u.cost_calc)), SUM(u.cost_calc), SUM(COALESCE(u.cost_logged, 0)),
        MIN(u.limit_reset)
-FROM temp.touched t CROSS JOIN usage u
+FROM temp.touched t CROSS JOIN usage u INDEXED BY usage_ts
   ON u.winner = 1 AND u.origin = t.origin AND u.provider = t.provider AND u.model = t.model
  AND u.ts >= (t.bucket / 2) * 60000 + (t.bucket % 2) AND u.ts <= (t.bucket / 2) * 60000 + (t.bucket % 2) * 59999
 GROUP BY t.bucket, t.origin, t.provider, t.model
@@ -91,11 +91,9 @@ def refresh_rollup(conn: sqlite3.Connection, touched: Iterable[tuple[int, str, s
         "CREATE TEMP TABLE IF NOT EXISTS touched(bucket INTEGER, origin TEXT, provider TEXT, model TEXT,"
         " PRIMARY KEY(bucket, origin, provider, model)) WITHOUT ROWID"
     )
-    conn.executemany("INSERT OR IGNORE INTO temp.touched VALUES(?,?,?,?)", touched)
-    conn.execute(
-        "DELETE FROM rollup WHERE EXISTS (SELECT 1 FROM temp.touched t WHERE t.bucket = rollup.bucket"
-        " AND t.origin = rollup.origin AND t.provider = rollup.provider AND t.model = rollup.model)"
-    )
+    keys = list(touched)
+    conn.executemany("INSERT OR IGNORE INTO temp.touched VALUES(?,?,?,?)", keys)
+    conn.executemany("DELETE FROM rollup WHERE bucket=? AND origin=? AND provider=? AND model=?", keys)
     conn.execute(_ROLLUP_FROM_USAGE)
     conn.execute("DELETE FROM temp.touched")
 
