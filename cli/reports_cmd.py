@@ -71,11 +71,14 @@ def _period_command(name: str, key: str, label: str) -> click.Command:
         from dataclasses import replace
 
         from meshd.core import reports
-        from meshd.store.usage import usage_rows
+        from meshd.store.usage import day_rows, usage_rows
 
         c = _common(ctx, since, until, tz, mode, devices, provider)
         flt = replace(c["filter"], project=project) if project else c["filter"]
-        rows = usage_rows(c["replica"].conn, c["mode"], flt)
+        if project:
+            rows = usage_rows(c["replica"].conn, c["mode"], flt)
+        else:
+            rows = day_rows(c["replica"].conn, c["mode"], flt, c["tz"])
         fn = getattr(reports, name)
         kw: dict[str, Any] = {"tz": c["tz"], "since": c["since"], "until": c["until"], "order": order}
         if name == "weekly":

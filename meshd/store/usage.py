@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from meshd.core.entry import UsageRow
 
@@ -129,6 +130,58 @@ def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[Us
         append(UsageRow(r[0], names.get(r[1], r[1][:8]), r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8],
                         r[9], r[10], r[11], r[12]))
     return out
+
+
+def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo) -> list[UsageRow]:
+    """Winning usage pre-summed per local day (in `tz`), device, provider and model.
+
+    Local midnights are minute-aligned in every zone, so each day is a contiguous range of rollup
+    buckets; SQLite sums them in one pass. Rows carry their first entry's time as `ts`.
+    """
+    lo_hi = conn.execute("SELECT MIN(bucket), MAX(bucket) FROM rollup").fetchone()
+    if lo_hi[0] is None:
+        return []
+    first_ms, last_ms = (lo_hi[0] // 2) * 60000, (lo_hi[1] // 2 + 1) * 60000
+    days = []
+    d = datetime.fromtimestamp(first_ms / 1000, tz).date() - timedelta(days=1)
+    end = datetime.fromtimestamp(last_ms / 1000, tz).date() + timedelta(days=1)
+    while d <= end:
+        start = int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp() * 1000)
+        days.append(start)
+        d += timedelta(days=1)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS days(blo INTEGER PRIMARY KEY, bhi INTEGER NOT NULL)")
+    conn.execute("DELETE FROM temp.days")
+    conn.executemany(
+        "INSERT INTO temp.days VALUES(?, ?)",
+        [((a // 60000) * 2, (b // 60000) * 2) for a, b in zip(days, days[1:])],
+    )
+    cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
+    where = ["r.bucket >= d.blo", "r.bucket < d.bhi"]
+    args: list[object] = []
+    if flt.since_ms is not None:
+        where.append("r.ts_min >= ?")
+        args.append(flt.since_ms)
+    if flt.until_ms is not None:
+        where.append("r.ts_min < ?")
+        args.append(flt.until_ms)
+    if flt.provider is not None:
+        where.append("r.provider = ?")
+        args.append(flt.provider)
+    if flt.origins is not None:
+        where.append(f"r.origin IN ({','.join('?' * len(flt.origins))})")
+        args.extend(flt.origins)
+    sql = (
+        "SELECT MIN(r.ts_min), r.origin, r.provider, r.model, SUM(r.input), SUM(r.output), SUM(r.cache_create),"
+        f" SUM(r.cache_read), SUM(r.{cost}), SUM(r.reasoning), SUM(r.n), MAX(r.ts_max), MIN(r.limit_reset)"
+        f" FROM temp.days d CROSS JOIN rollup r WHERE {' AND '.join(where)}"
+        " GROUP BY d.blo, r.origin, r.provider, r.model ORDER BY 1"
+    )
+    names = device_names(conn)
+    return [
+        UsageRow(r[0], names.get(r[1], r[1][:8]), r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                 r[11], r[12])
+        for r in conn.execute(sql, args)
+    ]
 
 
 def origins_named(conn: sqlite3.Connection, name: str) -> tuple[str, ...]:
