@@ -13,11 +13,15 @@ non-alphanumeric boundaries (raw, or with `.`/`@` as `-`), where a key ending in
 be followed by another numeric version (`claude-sonnet-4` is not `claude-sonnet-4-5`) unless it
 is an 8-digit date; ties go to the lexicographically smaller key; then a small alias table.
 
-The embedded snapshot (meshd/data/pricing.json, built by tools/build_pricing.py) is the LiteLLM
-1.109.1 wheel's file, overlaid with the prices ccusage 20.0.24 embeds, because they differ: the
-wheel lacks claude-opus-4-1, claude-sonnet-4-20250514, claude-3-7-sonnet and others, lacks the
->200k rates of claude-sonnet-4-5, and has other azure/bedrock regional prices; ccusage's own
-built-in table (e.g. claude-opus-4-6/4-7 without >200k rates, claude-sonnet-4 with them) wins last.
+The embedded snapshot (meshd/data/pricing.json, built by tools/build_pricing.py) holds exactly
+the models and prices ccusage 20.0.24 embeds (its LiteLLM snapshot plus its built-in table),
+not the LiteLLM 1.109.1 wheel's, because they differ: the wheel lacks claude-opus-4-1,
+claude-sonnet-4-20250514, claude-3-7-sonnet and others, lacks claude-sonnet-4-5's >200k rates,
+has other azure/eu bedrock prices and a priced claude-mythos-preview, and adds models ccusage
+does not know (claude-opus-5-5, claude-sonnet-5-5, claude-haiku-5-5, gpt-6-sol...); those cost
+0 in ccusage and here too until a newer file is loaded. The built-in table wins over LiteLLM
+(claude-opus-4-6/4-7 have no >200k rates, claude-sonnet-4 has them). Quirk kept for parity:
+`o3` has no key of its own, so it resolves to the longest matching key (an o3-mini price).
 """
 
 from __future__ import annotations
@@ -250,7 +254,7 @@ class PriceTable:
     def __init__(self, models: dict[str, ModelPrice], *, source: str = "", date: str = "") -> None:
         self._models = dict(models)
         self._keys = [(k, _norm(k)) for k in sorted(self._models)]
-        self._cache: dict[str, ModelPrice | None] = {}
+        self._cache: dict[str, str | None] = {}
         self.source = source
         self.date = date
         self.fingerprint = _fingerprint(self._models)
@@ -277,29 +281,33 @@ class PriceTable:
 
     def lookup(self, model: str) -> ModelPrice | None:
         """Price for a model name as logged, or None (unknown, empty, `<synthetic>`)."""
+        key = self.resolve(model)
+        return None if key is None else self._models[key]
+
+    def resolve(self, model: str) -> str | None:
+        """The table key a logged model name is priced as, or None."""
         try:
             return self._cache[model]
         except KeyError:
             pass
-        price = self._find(model)
+        key = self._find(model)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        self._cache[model] = price
-        return price
+        self._cache[model] = key
+        return key
 
-    def _find(self, model: str) -> ModelPrice | None:
+    def _find(self, model: str) -> str | None:
         if not isinstance(model, str) or model in _UNPRICED:
             return None
-        price = self._find_entry(model)
-        if price is None and model in _ALIASES:
-            price = self._find_entry(_ALIASES[model])
-        return price
+        key = self._find_key(model)
+        if key is None and model in _ALIASES:
+            key = self._find_key(_ALIASES[model])
+        return key
 
-    def _find_entry(self, model: str) -> ModelPrice | None:
+    def _find_key(self, model: str) -> str | None:
         """Exact key, else the longest (then smallest) key matching at boundaries."""
-        exact = self._models.get(model)
-        if exact is not None:
-            return exact
+        if model in self._models:
+            return model
         norm = _norm(model)
         best: str | None = None
         for key, key_norm in self._keys:
@@ -308,7 +316,7 @@ class PriceTable:
             if (_contains(model, key) or _contains(key, model)
                     or _contains(norm, key_norm) or _contains(key_norm, norm)):
                 best = key
-        return None if best is None else self._models[best]
+        return best
 
 
 def _fingerprint(models: dict[str, ModelPrice]) -> str:
