@@ -86,13 +86,14 @@ def build(litellm: Path, prefer: Sequence[Path] = (), *, builtin: bool = True,
           add_missing: bool = False) -> dict[str, dict[str, object]]:
     """The filtered table of `litellm`, with `prefer` files and the built-in prices winning."""
     base = filter_litellm(json.loads(litellm.read_bytes()))
+    if not prefer:
+        table = {**base, **builtin_entries()} if builtin else dict(base)
+        return dict(sorted(table.items()))
     preferred: dict[str, dict[str, object]] = {}
     for src in prefer:
         preferred.update(filter_litellm(expand_compact(json.loads(src.read_bytes()))))
     if builtin:
         preferred.update(builtin_entries())
-    if not preferred:
-        return dict(sorted(base.items()))
     table = dict(preferred)
     if add_missing:
         known = PriceTable.from_litellm(preferred)
