@@ -40,6 +40,10 @@ from tests.netlab import Lab, unavailable_reason  # noqa: E402
 PORT = 47474
 
 
+def _folders(h: object) -> list[Path]:
+    return list(h.folders) if hasattr(h, "folders") else list(h)  # type: ignore[attr-defined, call-overload]
+
+
 def _daemon(lab: Lab, host: str, home: Path, claude: list[Path], listen: str, **kw: object) -> Daemon:
     for c in claude:
         (c / "projects").mkdir(parents=True, exist_ok=True)
@@ -114,7 +118,7 @@ def _cpu_ticks(pid: int) -> int:
 
 def bench_converge_idle(tmp: Path, trials: int, idle_s: float, do_idle: bool) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
-    folders = generate(tmp / "hist5", folders=5, sessions=10, lines=20, seed=11)
+    folders = _folders(generate(tmp / "hist5", folders=5, sessions=10, lines=20, seed=11))
     with Lab(5) as lab:
         ds = [_daemon(lab, h, tmp / f"h5-{h}", [f], lab.addr(h, PORT), sync_interval=None)
               for h, f in zip(lab.hosts, folders)]
@@ -195,7 +199,7 @@ def _wait_converged(ds: list[Daemon], timeout: float) -> None:
 
 
 def bench_bytes(tmp: Path, seconds: float) -> list[tuple[str, str, str]]:
-    folders = generate(tmp / "hist2", folders=2, sessions=4, lines=20, seed=12)
+    folders = _folders(generate(tmp / "hist2", folders=2, sessions=4, lines=20, seed=12))
     interval = 1.0
     with Lab(2) as lab:
         a = _daemon(lab, "a", tmp / "b2-a", [folders[0]], lab.addr("a", PORT), mdns=False,

@@ -97,8 +97,9 @@ def mesh(netlab, tmp_path: Path, daemon_ok: None):
 
 
 def histories(root: Path, n: int = 3, seed: int = 3) -> list[Path]:
-    """n Claude folders; sessions 0 and 1 each appear in two folders (so on two hosts)."""
-    return generate(root / "hist", folders=n, sessions=3 * n, lines=40, seed=seed)
+    """n Claude folders from tests/histgen.py (some sessions are copied across folders, so across hosts)."""
+    h = generate(root / "hist", folders=n, sessions=3 * n, lines=40, seed=seed)
+    return list(h.folders) if hasattr(h, "folders") else list(h)
 
 
 # -- what "converged" and "exact" mean ------------------------------------------------------------
