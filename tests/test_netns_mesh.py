@@ -411,7 +411,11 @@ dbus-daemon --system --fork
 avahi-daemon -D --no-chroot --no-drop-root --no-rlimits -f /run/avahi.conf
 for i in $(seq 50); do [ -S /run/avahi-daemon/socket ] && break; sleep 0.1; done
 sleep 1
-avahi-browse -rpt _meshd._tcp
+rc=0
+avahi-browse -rpt _meshd._tcp || rc=$?
+avahi-daemon -k 2>/dev/null || true
+kill "$(cat /run/dbus/pid)" 2>/dev/null || true
+exit $rc
 """
 
 
