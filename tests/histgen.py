@@ -330,7 +330,7 @@ def generate(root: Path, *, folders: int = 3, target_bytes: int = 5 << 20, seed:
             written += len(sdata)
             files.append(sp)
             hist.subagent_files.append(sp)
-        if folders > 1 and rng.random() < 0.15:   # the multi-machine copy: same bytes in another folder
+        if folders > 1 and (k == 0 or rng.random() < 0.15):   # the multi-machine copy: same bytes in another folder
             other = rng.choice([f for f in fdirs if f != home])
             cp = other / "projects" / proj.name / fpath.name
             cp.parent.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,7 @@ def compare_blocks(mine: dict, theirs: dict) -> None:
 def report_env(history: GeneratedHistory, tmp: Path, tz: str) -> dict[str, str]:
     """Environment for both tools: the three folders, the zone, a private HOME and MESHD_HOME."""
     env = dict(os.environ, CLAUDE_CONFIG_DIR=history.claude_config_dir, TZ=tz,
-               HOME=str(tmp / "home"), MESHD_HOME=str(tmp / "meshd"))
+               HOME=str(tmp / "home"), MESHD_HOME=str(tmp / "meshd-home"))
     (tmp / "home").mkdir(exist_ok=True)
     return env
 
