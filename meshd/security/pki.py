@@ -44,6 +44,9 @@ CA_KEY = "ca.key"
 DEVICE_KEY = "device.key"
 DEVICE_CERT = "device.crt"
 SAN_SUFFIX = ".meshd.invalid"
+# Every device certificate also names this: a client dialling an address whose device id it does
+# not know yet (a static peer) checks "some member of my mesh" and learns the id from the peer.
+MEMBER_SAN = "member.meshd.invalid"
 
 CA_DAYS = 365 * 30
 DEVICE_DAYS = 365 * 20  # long-lived: revocation (forget), not expiry, removes devices
@@ -207,7 +210,9 @@ def issue_device_cert(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(san_for(device_id))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(san_for(device_id)), x509.DNSName(MEMBER_SAN)]), critical=False
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
@@ -233,7 +238,7 @@ def device_id_of(cert: x509.Certificate) -> str:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     except x509.ExtensionNotFound:
         sans = []
-    if sans != [san_for(device_id)]:
+    if san_for(device_id) not in sans or any(n not in (san_for(device_id), MEMBER_SAN) for n in sans):
         raise KeyMaterialError("certificate SAN does not match its device id")
     return device_id
 
