@@ -67,5 +67,10 @@ def _register() -> None:
     for cmd in (daily, weekly, monthly, session, blocks, status, pricing):
         cli.add_command(cmd)
 
+    from meshctl.security_cmd import init, invite, join
+
+    for cmd in (init, invite, join):
+        cli.add_command(cmd)
+
 
 _register()
