@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.histgen import generate  # noqa: E402
-from tests.meshkit import Daemon, append_claude_lines, build_replica, vector  # noqa: E402
+from tests.meshkit import Daemon, append_claude_lines, build_replica, provision, vector  # noqa: E402
 from tests.netlab import Lab, unavailable_reason  # noqa: E402
 
 PORT = 47474
@@ -68,6 +68,7 @@ def bench_catchup(tmp: Path, n: int) -> list[tuple[str, str, str]]:
     dev, ep = build_replica(tmp / "src", n, seed=1, tag="bench")
     build_s = time.perf_counter() - t
     print(f"  source replica: {n:,} records via meshd.store in {build_s:.1f} s", file=sys.stderr)
+    provision([tmp / "src", tmp / "dst"])
     with Lab(1) as lab:
         src = _daemon(lab, "a", tmp / "src", [tmp / "c-src"], f"127.0.0.1:{PORT}", mdns=False, sync_interval=None)
         src.start(timeout=120)
@@ -120,6 +121,7 @@ def bench_converge_idle(tmp: Path, trials: int, idle_s: float, do_idle: bool) ->
     rows: list[tuple[str, str, str]] = []
     folders = _folders(generate(tmp / "hist5", folders=5, sessions=10, lines=20, seed=11))
     with Lab(5) as lab:
+        provision([tmp / f"h5-{h}" for h in lab.hosts])
         ds = [_daemon(lab, h, tmp / f"h5-{h}", [f], lab.addr(h, PORT), sync_interval=None)
               for h, f in zip(lab.hosts, folders)]
         for d in ds:
@@ -202,6 +204,7 @@ def bench_bytes(tmp: Path, seconds: float) -> list[tuple[str, str, str]]:
     folders = _folders(generate(tmp / "hist2", folders=2, sessions=4, lines=20, seed=12))
     interval = 1.0
     with Lab(2) as lab:
+        provision([tmp / "b2-a", tmp / "b2-b"])
         a = _daemon(lab, "a", tmp / "b2-a", [folders[0]], lab.addr("a", PORT), mdns=False,
                     peers=[lab.addr("b", PORT)], sync_interval=interval)
         b = _daemon(lab, "b", tmp / "b2-b", [folders[1]], lab.addr("b", PORT), mdns=False,

@@ -6,6 +6,7 @@
 - `vector(home)`, `log_counts(home)`: the replica's version vector and per-log record counts,
   read straight from SQLite (read-only), independent of any CLI output format.
 - `append_claude_lines(folder, n, seed)`: append usage lines to a Claude folder, as Claude Code does.
+- `provision(homes)`: one mesh CA and a device certificate per home (no pairing round).
 - `build_replica(home, n)`: a replica with n usage records made through `meshd.store` (no ingest).
 """
 
@@ -131,6 +132,18 @@ class Daemon:
 
     def vector(self) -> dict[tuple[str, int], int]:
         return vector(self.home)
+
+
+def provision(homes: Sequence[Path]) -> object | None:
+    """Give these homes one mesh (CA + a device certificate each), as `meshctl init` on the first
+    and `meshctl join` on the others would; None when this build has no security layer yet."""
+    try:
+        from meshd.security.testing import make_mesh
+    except ImportError:
+        return None
+    for h in homes:
+        Path(h).mkdir(parents=True, exist_ok=True)
+    return make_mesh([Path(h) for h in homes])
 
 
 def _ro(home: Path) -> sqlite3.Connection:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.histgen import generate
-from tests.meshkit import Daemon, append_claude_lines, build_replica, log_counts, usage_count
+from tests.meshkit import Daemon, append_claude_lines, build_replica, log_counts, provision, usage_count
 from tests.netlab import Lab, wait_for
 
 pytestmark = pytest.mark.netns
@@ -62,6 +62,11 @@ class Mesh:
         self.lab = lab
         self.root = root
         self.daemons: dict[str, Daemon] = {}
+        # Every host's home belongs to one mesh from the start (as after init + join).
+        self.pki = provision([self.home(h) for h in lab.hosts])
+
+    def home(self, host: str) -> Path:
+        return self.root / f"home-{host}"
 
     def daemon(self, host: str, claude: Sequence[Path], *, peers: Sequence[str] = (), mdns: bool = True,
                start: bool = True) -> Daemon:
@@ -69,7 +74,7 @@ class Mesh:
         for c in claude:
             (Path(c) / "projects").mkdir(parents=True, exist_ok=True)
         d = Daemon(
-            host, self.root / f"home-{host}", claude, lab.addr(host, PORT),
+            host, self.home(host), claude, lab.addr(host, PORT),
             spawn=lambda argv, env, **kw: lab.spawn(host, argv, env, **kw),
             run=lambda argv, env, **kw: lab.run(host, argv, env, **kw),
             peers=peers, mdns=mdns, sync_interval=SYNC,
