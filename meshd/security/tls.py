@@ -189,7 +189,7 @@ class PeerAuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, revoked: Callable[[], set[str]], open_methods: Iterable[str] = ()) -> None:
         self.revoked = revoked
         self.open_methods = frozenset(open_methods)
-        self.active: dict[str, set[asyncio.Task[Any]]] = {}
+        self.active: dict[str, set[asyncio.Event]] = {}
         self.refused = 0
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
@@ -215,33 +215,60 @@ class PeerAuthInterceptor(grpc.aio.ServerInterceptor):
             return grpc.StatusCode.PERMISSION_DENIED, f"device {did[:12]} was removed from this mesh"
         return did
 
-    def _enter(self, did: str) -> asyncio.Task[Any] | None:
-        task = asyncio.current_task()
-        if task is not None:
-            self.active.setdefault(did, set()).add(task)
-        return task
+    def _enter(self, did: str) -> asyncio.Event:
+        ev = asyncio.Event()
+        self.active.setdefault(did, set()).add(ev)
+        return ev
 
-    def _leave(self, did: str, task: asyncio.Task[Any] | None) -> None:
+    def _leave(self, did: str, ev: asyncio.Event) -> None:
         s = self.active.get(did)
-        if s is not None and task is not None:
-            s.discard(task)
+        if s is not None:
+            s.discard(ev)
             if not s:
                 self.active.pop(did, None)
 
     def cut_revoked(self) -> int:
-        """Cancel every open call of a now-revoked device; returns how many. Call after gossip applies."""
+        """End every open call of a now-revoked device (PERMISSION_DENIED); returns how many.
+
+        The daemon calls this after applying gossip (a forget record may have arrived) and on a timer.
+        """
         revoked = self.revoked()
         n = 0
         for did in [d for d in self.active if d in revoked]:
-            for task in list(self.active.get(did, ())):
-                if not task.done():
-                    task.cancel()
-                    n += 1
-            log.warning("revocation: closed %d open call(s) of device %s", n, did[:12])
+            k = 0
+            for ev in list(self.active.get(did, ())):
+                if not ev.is_set():
+                    ev.set()
+                    k += 1
+            n += k
+            log.warning("revocation: closing %d open call(s) of device %s", k, did[:12])
         return n
 
     def open_calls(self, device_id: str) -> int:
         return len(self.active.get(device_id, ()))
+
+
+async def _race(aw: Any, ev: asyncio.Event) -> tuple[bool, Any]:
+    """Await `aw` unless `ev` fires first; (True, result) or (False, None) after cancelling `aw`."""
+    task = asyncio.ensure_future(aw)
+    if ev.is_set():
+        task.cancel()
+        return False, None
+    stop = asyncio.ensure_future(ev.wait())
+    try:
+        done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        stop.cancel()
+        raise
+    if task in done:
+        stop.cancel()
+        return True, task.result()
+    task.cancel()
+    return False, None
+
+
+_REVOKED_MSG = "this device was removed from the mesh; closing the call"
 
 
 def _wrap(handler: grpc.RpcMethodHandler, icpt: PeerAuthInterceptor, method: str) -> grpc.RpcMethodHandler:
@@ -250,12 +277,17 @@ def _wrap(handler: grpc.RpcMethodHandler, icpt: PeerAuthInterceptor, method: str
             r = icpt.check(context, method)
             if not isinstance(r, str):
                 await context.abort(*r)
-            task = icpt._enter(r)
+            ev = icpt._enter(r)
             try:
                 res = fn(request_or_iterator, context)
-                return await res if inspect.isawaitable(res) else res
+                if not inspect.isawaitable(res):
+                    return res
+                ok, value = await _race(res, ev)
+                if not ok:
+                    await context.abort(grpc.StatusCode.PERMISSION_DENIED, _REVOKED_MSG)
+                return value
             finally:
-                icpt._leave(r, task)
+                icpt._leave(r, ev)
 
         return wrapped
 
@@ -264,22 +296,40 @@ def _wrap(handler: grpc.RpcMethodHandler, icpt: PeerAuthInterceptor, method: str
             r = icpt.check(context, method)
             if not isinstance(r, str):
                 await context.abort(*r)
-            task = icpt._enter(r)
+            ev = icpt._enter(r)
             try:
                 res = fn(request_or_iterator, context)
                 if hasattr(res, "__aiter__"):
-                    async for item in res:
-                        yield item
+                    it = res.__aiter__()
+                    try:
+                        while True:
+                            try:
+                                ok, item = await _race(it.__anext__(), ev)
+                            except StopAsyncIteration:
+                                break
+                            if not ok:
+                                await context.abort(grpc.StatusCode.PERMISSION_DENIED, _REVOKED_MSG)
+                            yield item
+                    finally:
+                        aclose = getattr(it, "aclose", None)
+                        if aclose is not None:
+                            try:
+                                await aclose()
+                            except Exception:
+                                pass
                 elif inspect.isawaitable(res):  # a handler that writes with context.write
-                    await res
+                    ok, _ = await _race(res, ev)
+                    if not ok:
+                        await context.abort(grpc.StatusCode.PERMISSION_DENIED, _REVOKED_MSG)
                 elif res is not None:
                     for item in res:
+                        if ev.is_set():
+                            await context.abort(grpc.StatusCode.PERMISSION_DENIED, _REVOKED_MSG)
                         yield item
             finally:
-                icpt._leave(r, task)
+                icpt._leave(r, ev)
 
         return wrapped
-
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(unary_result(handler.unary_unary), handler.request_deserializer, handler.response_serializer)
     if handler.stream_unary:
