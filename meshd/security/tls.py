@@ -339,3 +339,85 @@ def _wrap(handler: grpc.RpcMethodHandler, icpt: PeerAuthInterceptor, method: str
     if handler.stream_stream:
         return grpc.stream_stream_rpc_method_handler(stream_result(handler.stream_stream), handler.request_deserializer, handler.response_serializer)
     return handler
+
+
+# -- one object for the daemon ------------------------------------------------------------------
+
+
+class PeerSecurity:
+    """Everything the daemon needs: credentials, interceptor, revocation, pairing listener.
+
+        sec = PeerSecurity.load(home, device_id)        # KeyMaterialError: run meshctl init/join first
+        server = grpc.aio.server(interceptors=[sec.interceptor], ...)
+        port = sec.add_port(server, listen)              # mTLS, client certs required
+        ch = sec.channel("10.0.0.2:47474", peer_id)      # mTLS client, checks the peer's SAN
+        await sec.start_pairing(listen)                  # CA holders only; no-op elsewhere
+        sec.revoked_now(device_id) / sec.cut_revoked()   # after applying gossip
+    """
+
+    def __init__(self, home: Path, material: pki.MeshMaterial, db_path: Path | None = None) -> None:
+        self.home = Path(home)
+        self.material = material
+        self.revoked = ForgottenIds(db_path if db_path is not None else self.home / "meshd.db")
+        self.interceptor = PeerAuthInterceptor(self.revoked)
+        self.pairing_server: grpc.aio.Server | None = None
+        self.pairing_port: int | None = None
+
+    @classmethod
+    def load(cls, home: Path, device_id: str | None = None, db_path: Path | None = None) -> PeerSecurity:
+        return cls(home, pki.load_material(home, expect_device_id=device_id), db_path)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.material.fingerprint
+
+    @property
+    def device_id(self) -> str:
+        return self.material.device_id
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        return server_credentials(self.material)
+
+    def add_port(self, server: grpc.aio.Server, listen: str) -> int:
+        return server.add_secure_port(listen, server_credentials(self.material))
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        return channel_credentials(self.material)
+
+    def channel(self, target: str, peer_id: str | None = None, options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        return secure_channel(target, self.material, peer_id, options)
+
+    def revoked_now(self, device_id: str) -> bool:
+        return device_id in self.revoked.refresh()
+
+    def cut_revoked(self) -> int:
+        self.revoked.refresh()
+        return self.interceptor.cut_revoked()
+
+    async def start_pairing(self, listen: str, pairing_listen: str | None = None) -> int | None:
+        """Serve meshd.v1.Pairing on `pairing_listen` (default: peer port + 1) if we hold the CA key."""
+        if not self.material.is_ca_holder:
+            return None
+        from meshd.security import pairing
+
+        where = pairing.pairing_listen(listen, pairing_listen)
+        self.pairing_server, self.pairing_port = await pairing.start_pairing_server(
+            self.home, self.material, where, revoked=self.revoked.refresh)
+        host = where.rpartition(":")[0]
+        pairing.write_pairing_address(self.home, f"{host}:{self.pairing_port}")
+        log.info("pairing: listening on %s:%d", host, self.pairing_port)
+        return self.pairing_port
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Run forever: end revoked devices' open calls within `interval` of the forget arriving."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.cut_revoked()
+            except Exception as e:  # never let the watcher die
+                log.warning("revocation watcher: %s", e)
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self.pairing_server is not None:
+            await self.pairing_server.stop(grace)
+            self.pairing_server = None
