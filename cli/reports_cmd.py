@@ -71,14 +71,16 @@ def _period_command(name: str, key: str, label: str) -> click.Command:
         from dataclasses import replace
 
         from meshd.core import reports
-        from meshd.store.usage import day_rows, usage_rows
+        from meshd.store.usage import DAILY_WINNERS, WINNERS, day_rows, usage_rows
 
         c = _common(ctx, since, until, tz, mode, devices, provider)
         flt = replace(c["filter"], project=project) if project else c["filter"]
+        daily_rule = name == "daily"  # ccusage's daily dedups sidechain replays; its other reports do not
         if project:
-            rows = usage_rows(c["replica"].conn, c["mode"], flt)
+            rows = usage_rows(c["replica"].conn, c["mode"], flt, grain="entry",
+                              which=DAILY_WINNERS if daily_rule else WINNERS)
         else:
-            rows = day_rows(c["replica"].conn, c["mode"], flt, c["tz"])
+            rows = day_rows(c["replica"].conn, c["mode"], flt, c["tz"], daily_rule=daily_rule)
         fn = getattr(reports, name)
         kw: dict[str, Any] = {"tz": c["tz"], "since": c["since"], "until": c["until"], "order": order}
         if name == "weekly":

@@ -58,13 +58,17 @@ def open_replica(config: Config | None = None, *, home: Path | None = None) -> R
     config = config or load_config(home)
     ensure_home(config.home)
     conn = connect(config.db_path)
-    init_schema(conn)
+    stale = init_schema(conn)
     from meshd.identity import default_device_name, device_id_for
 
     device_id = device_id_for(config.home, config.device_id)
     epoch = ensure_identity(conn, device_id)
     coster, fingerprint = make_coster(config.home)
     replica = Replica(conn, device_id, epoch, coster)
+    if stale:
+        with transaction(conn):
+            replica.rebuild()
+            set_meta(conn, "pricing", fingerprint)
     if get_meta(conn, "pricing") != fingerprint:
         reprice(replica, fingerprint)
     announce_device(replica, config.device_name or default_device_name())

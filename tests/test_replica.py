@@ -107,6 +107,7 @@ copies = st.lists(
         st.booleans(),  # sidechain
         st.integers(0, 5),  # extra output tokens
         st.booleans(),  # has speed
+        st.sampled_from(["r1", "r2", None]),  # request id: replays use other ids
     ),
     min_size=1,
     max_size=25,
@@ -118,8 +119,8 @@ copies = st.lists(
 def test_dedup_winner_is_independent_of_arrival_order(copies, perm_seed):
     # Build each device's log, then deliver the logs' records to two replicas in different orders.
     logs: dict[str, list[UsageEntry]] = {A: [], B: [], C: []}
-    for dev, msg, side, extra, speed in copies:
-        logs[dev].append(entry(msg, is_sidechain=side, output_tokens=5 + extra,
+    for dev, msg, side, extra, speed, rid in copies:
+        logs[dev].append(entry(msg, is_sidechain=side, output_tokens=5 + extra, request_id=rid,
                                speed="standard" if speed else None, ts=1_700_000_000_000 + len(logs[dev])))
     batches = []
     for dev, es in logs.items():
@@ -138,7 +139,8 @@ def test_dedup_winner_is_independent_of_arrival_order(copies, perm_seed):
                 except LogRuleError:
                     rest.append(b)
             pending = rest
-        return sorted(r.conn.execute("SELECT origin, epoch, seq FROM usage WHERE winner=1").fetchall())
+        return sorted(r.conn.execute("SELECT origin, epoch, seq, winner, dwinner FROM usage"
+                                     " WHERE winner=1 OR dwinner=1").fetchall())
 
     shuffled = list(batches)
     perm_seed.shuffle(shuffled)

@@ -32,22 +32,43 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def init_schema(conn: sqlite3.Connection) -> None:
-    """Create tables; refuse a database written by a newer meshd."""
+# Tables derived from the log; an older schema drops them and they are rebuilt from the log.
+DERIVED = ("usage", "rollup", "devices")
+
+
+def init_schema(conn: sqlite3.Connection) -> bool:
+    """Create tables; True when derived tables must be rebuilt from the log (older schema).
+
+    Refuses a database written by a newer meshd.
+    """
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     except sqlite3.OperationalError:
         row = None
+    stale = False
     if row is not None:
         if int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"the replica was written by a newer meshd (schema {row[0]} > {SCHEMA_VERSION})",
                 hint="upgrade meshd on this machine",
             )
-        return
+        if int(row[0]) == SCHEMA_VERSION:
+            return False
+        stale = True
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if get_meta(conn, "schema") != str(SCHEMA_VERSION):
+                for t in DERIVED:
+                    conn.execute(f"DROP TABLE IF EXISTS {t}")
+                conn.execute("DELETE FROM meta WHERE key IN ('announced', 'pricing')")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     # Every statement is idempotent, so two processes creating the schema at once is harmless.
     conn.executescript(DDL)
-    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+    return stale
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> str | None:

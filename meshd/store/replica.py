@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import orjson
 
-from meshd.core.dedup import Position, Rank, beats, dedup_key, rank
+from meshd.core.dedup import Copy, dedup_key, exact_winners, rank, winners
 from meshd.core.entry import UsageEntry
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, Record, Vector, check_batch
 from meshd.errors import LogRuleError
@@ -21,8 +21,8 @@ Coster = Callable[[UsageEntry], float]
 
 _INSERT_USAGE = (
     "INSERT INTO usage(origin, epoch, seq, ts, provider, model, project, session, input, output,"
-    " cw5, cw1, cr, reasoning, cost_logged, cost_calc, speed, sidechain, dkey, rank_total, winner,"
-    " limit_reset) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " cw5, cw1, cr, reasoning, cost_logged, cost_calc, speed, sidechain, dkey, rid, rank_total, winner,"
+    " dwinner, limit_reset) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -170,6 +170,18 @@ class Replica:
         self._set_held(batch.origin, batch.epoch, batch.last_seq)
         return len(batch.records)
 
+    def rebuild(self) -> int:
+        """Materialize every log record again (after a schema change); returns records replayed."""
+        n = 0
+        logs = self.conn.execute("SELECT origin, epoch, max_seq FROM vector").fetchall()
+        for origin, epoch, _max in logs:
+            after = 0
+            while (b := self.read_after(origin, epoch, after, 8 << 20)) is not None:
+                self._materialize_records(origin, epoch, b.records)
+                after = b.last_seq
+                n += len(b.records)
+        return n
+
     # -- reading the log ------------------------------------------------------------------
 
     def read_after(self, origin: str, epoch: int, after: int, max_bytes: int = MAX_BATCH_BYTES) -> Batch | None:
@@ -199,6 +211,10 @@ class Replica:
             "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
             [(origin, epoch, r.seq, r.kind, r.body) for r in recs],
         )
+        self._materialize_records(origin, epoch, recs)
+
+    def _materialize_records(self, origin: str, epoch: int, recs: tuple[Record, ...]) -> None:
+        """Derive the usage and device views from log records."""
         usage: list[tuple[int, UsageEntry]] = []
         loads, from_record = orjson.loads, UsageEntry.from_record
         for r in recs:
@@ -216,31 +232,41 @@ class Replica:
     def _insert_usages(self, origin: str, epoch: int, items: list[tuple[int, UsageEntry]]) -> None:
         """Insert usage rows, keeping exactly one winner per dedup key (core/dedup.py)."""
         keys = [dedup_key(e) for _seq, e in items]
-        # best[key] = (rank, position, row id if already stored, index into items if new)
-        best: dict[str, tuple[Rank, Position, int | None, int | None]] = {}
-        where: dict[int, tuple[int, str, str, str]] = {}
+        # Every copy of each touched group, stored and new; winners are recomputed per group.
+        groups: dict[str, list[tuple[Copy, int | None, int | None]]] = {}  # (copy, row id, item index)
+        where: dict[int, tuple[int, str, str, str, int, int]] = {}  # row id -> (ts, origin, provider, model, winner, dwinner)
         wanted = list({k for k in keys if k is not None})
         for i in range(0, len(wanted), 500):
             part = wanted[i : i + 500]
-            for rid, key, side, total, has_speed, o, ep, sq, ts, prov, model in self.conn.execute(
-                "SELECT id, dkey, sidechain, rank_total, speed IS NOT NULL, origin, epoch, seq, ts,"
-                f" provider, model FROM usage WHERE winner=1 AND dkey IN ({','.join('?' * len(part))})",
+            for row_id, key, side, req, total, has_speed, o, ep, sq, ts, prov, model, win, dwin in self.conn.execute(
+                "SELECT id, dkey, sidechain, rid, rank_total, speed IS NOT NULL, origin, epoch, seq, ts,"
+                f" provider, model, winner, dwinner FROM usage WHERE dkey IN ({','.join('?' * len(part))})",
                 part,
             ):
-                best[key] = ((0 if side else 1, total, has_speed), (o, ep, sq), rid, None)
-                where[rid] = (ts, o, prov, model)
-        old_winner = {k: v[2] for k, v in best.items()}
+                c = Copy(bool(side), req, (0 if side else 1, total, has_speed), (o, ep, sq))
+                groups.setdefault(key, []).append((c, row_id, None))
+                where[row_id] = (ts, o, prov, model, win, dwin)
         for idx, ((seq, e), key) in enumerate(zip(items, keys)):
-            if key is None:
-                continue
-            r, pos = rank(e), (origin, epoch, seq)
-            cur = best.get(key)
-            if cur is None or beats(r, pos, cur[0], cur[1]):
-                best[key] = (r, pos, None, idx)
-        new_winner = {v[3] for v in best.values() if v[3] is not None}
-        demote = [(rid,) for k, rid in old_winner.items() if best[k][2] is None]
-        if demote:
-            self.conn.executemany("UPDATE usage SET winner=0 WHERE id=?", demote)
+            if key is not None:
+                c = Copy(e.is_sidechain, e.request_id, rank(e), (origin, epoch, seq))
+                groups.setdefault(key, []).append((c, None, idx))
+        new_winner: set[int] = set()
+        new_dwinner: set[int] = set()
+        changed: list[tuple[int, int, int]] = []  # (winner, dwinner, row id)
+        for members in groups.values():
+            copies = [m[0] for m in members]
+            win, dwin = exact_winners(copies), winners(copies)
+            for j, (_c, row_id, idx) in enumerate(members):
+                if idx is not None:
+                    if j in win:
+                        new_winner.add(idx)
+                    if j in dwin:
+                        new_dwinner.add(idx)
+                elif ((j in win), (j in dwin)) != (bool(where[row_id][4]), bool(where[row_id][5])):
+                    changed.append((int(j in win), int(j in dwin), row_id))
+        if changed:
+            self.conn.executemany("UPDATE usage SET winner=?, dwinner=? WHERE id=?", changed)
+        flipped = [r for w, _d, r in changed if w != where[r][4]]  # rows whose `winner` changed
         coster = self.coster
         costs = [coster(e) for _seq, e in items]
         self.conn.executemany(
@@ -250,14 +276,15 @@ class Replica:
                     origin, epoch, seq, e.ts, e.provider, model_label(e), e.project, e.session_id,
                     e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,
                     e.cache_read_tokens, e.reasoning_tokens, e.cost_usd, cost, e.speed,
-                    1 if e.is_sidechain else 0, key, e.total_tokens,
-                    1 if key is None or idx in new_winner else 0, e.usage_limit_reset,
+                    1 if e.is_sidechain else 0, key, e.request_id, e.total_tokens,
+                    1 if key is None or idx in new_winner else 0,
+                    1 if key is None or idx in new_dwinner else 0, e.usage_limit_reset,
                 )
                 for idx, ((seq, e), key, cost) in enumerate(zip(items, keys, costs))
             ],
         )
-        # Buckets that lost a row are recomputed; the others just add the new winners.
-        recompute = {(_bucket(where[rid][0]),) + where[rid][1:] for (rid,) in demote}
+        # Buckets whose stored rows changed are recomputed; the others just add the new winners.
+        recompute = {(_bucket(where[r][0]),) + where[r][1:4] for r in flipped}
         agg: dict[tuple[int, str, str, str], list] = {}  # type: ignore[type-arg]
         for idx, ((_seq, e), key, cost) in enumerate(zip(items, keys, costs)):
             if key is not None and idx not in new_winner:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(
@@ -50,12 +50,16 @@ CREATE TABLE IF NOT EXISTS usage(
     speed       TEXT,
     sidechain   INTEGER NOT NULL,
     dkey        TEXT,
+    rid         TEXT,
     rank_total  INTEGER NOT NULL,
     winner      INTEGER NOT NULL,
+    dwinner     INTEGER NOT NULL,
     limit_reset INTEGER
 );
 CREATE INDEX IF NOT EXISTS usage_dkey ON usage(dkey) WHERE dkey IS NOT NULL;
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts) WHERE winner = 1;
+-- Rows where daily's dedup rule and the exact-key rule disagree (core/dedup.py): few.
+CREATE INDEX IF NOT EXISTS usage_daily_diff ON usage(ts) WHERE winner != dwinner;
 
 -- Winning usage pre-summed per (minute bucket, device, provider, model): what period reports and
 -- blocks read. A bucket is either the first millisecond of a minute (even) or the rest of it

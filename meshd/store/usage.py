@@ -36,6 +36,10 @@ def device_names(conn: sqlite3.Connection) -> dict[str, str]:
     return {d: (n if count[n] == 1 else f"{n}-{d[:6]}") for d, n in rows}
 
 
+WINNERS = "winner = 1"  # copies that count under the exact-key rule (monthly, weekly, session, blocks)
+DAILY_WINNERS = "dwinner = 1"  # copies that count under ccusage daily's rule (core/dedup.py)
+
+
 def usage_rows(
     conn: sqlite3.Connection,
     mode: str = "auto",
@@ -43,6 +47,7 @@ def usage_rows(
     *,
     grain: str = "minute",
     by_session: bool = False,
+    which: str = "winner = 1",
 ) -> list[UsageRow]:
     """Winning usage rows sorted by time, pre-summed per minute unless grain == "entry".
 
@@ -50,10 +55,10 @@ def usage_rows(
     their own, so a bucket is either entirely before or entirely after any hour-aligned
     boundary, and the gap between buckets is the gap between their entries.
     """
-    if grain == "minute" and not by_session and flt.project is None and flt.session is None:
+    if grain == "minute" and not by_session and flt.project is None and flt.session is None and which == WINNERS:
         return _rollup_rows(conn, mode, flt)
     cost = _COST[mode]
-    where = ["winner = 1"]
+    where = [which]
     args: list[object] = []
     if flt.since_ms is not None:
         where.append("ts >= ?")
@@ -132,7 +137,8 @@ def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[Us
     return out
 
 
-def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo) -> list[UsageRow]:
+def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *, daily_rule: bool = False
+             ) -> list[UsageRow]:
     """Winning usage pre-summed per local day (in `tz`), device, provider and model.
 
     Local midnights are minute-aligned in every zone, so each day is a contiguous range of rollup
@@ -177,11 +183,42 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo) ->
         " GROUP BY d.blo, r.origin, r.provider, r.model ORDER BY 1"
     )
     names = device_names(conn)
-    return [
+    rows = [
         UsageRow(r[0], names.get(r[1], r[1][:8]), r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                  r[11], r[12])
         for r in conn.execute(sql, args)
     ]
+    if daily_rule:
+        rows = _apply_daily_rule(conn, mode, flt, rows, tz)
+    return rows
+
+
+def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows: list[UsageRow], tz: tzinfo
+                      ) -> list[UsageRow]:
+    """Adjust exact-key day rows to ccusage daily's dedup (rows where the two rules disagree)."""
+    from meshd.core.periods import DayKeys
+
+    days = DayKeys(tz)
+    by_key = {(days.day_index(r.ts), r.device, r.provider, r.model): r for r in rows}
+    for sign, which in ((1, "dwinner = 1 AND winner = 0"), (-1, "winner = 1 AND dwinner = 0")):
+        for d in usage_rows(conn, mode, flt, grain="entry", which=which):
+            k = (days.day_index(d.ts), d.device, d.provider, d.model)
+            r = by_key.get(k)
+            if r is None:
+                r = by_key[k] = UsageRow(d.ts, d.device, d.provider, d.model, "", "", 0, 0, 0, 0, 0.0, 0, 0, d.ts)
+                rows.append(r)
+            r.input_tokens += sign * d.input_tokens
+            r.output_tokens += sign * d.output_tokens
+            r.cache_creation_tokens += sign * d.cache_creation_tokens
+            r.cache_read_tokens += sign * d.cache_read_tokens
+            r.reasoning_tokens += sign * d.reasoning_tokens
+            r.cost += sign * d.cost
+            r.count += sign
+            if sign > 0:
+                r.ts, r.ts_last = min(r.ts, d.ts), max(r.ts_last, d.ts)
+    out = [r for r in rows if r.count > 0]
+    out.sort(key=lambda r: r.ts)
+    return out
 
 
 def origins_named(conn: sqlite3.Connection, name: str) -> tuple[str, ...]:
