@@ -205,7 +205,8 @@ def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json
             raise ConfigError(f"--token-limit must be a number or 'max', not {token_limit[:40]!r}")
     c = _common(ctx, since, until, tz, mode, devices, provider)
     flt = replace(c["filter"], provider="claude")
-    grain = "minute" if session_length * 60 >= 2 else "entry"
+    # Rollup buckets are 15 minutes: exact for blocks whose length is a multiple of that.
+    grain = "minute" if core_blocks.session_length_ms(session_length) % 900_000 == 0 else "entry"
     rows = usage_rows(c["replica"].conn, c["mode"], flt, grain=grain)
     data = core_blocks.blocks_report(
         rows, now_ms=now_ms(), session_hours=session_length, tz=c["tz"], since=c["since"],

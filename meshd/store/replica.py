@@ -43,9 +43,12 @@ def model_label(e: UsageEntry) -> str:
     return e.model + "-fast" if e.speed == "fast" and e.model else e.model
 
 
+BUCKET_MS = 900_000  # 15 minutes: every zone's UTC offset, and the default block length, is a multiple
+
+
 def _bucket(ts: int) -> int:
-    """Rollup bucket of a timestamp: 2*minute for a minute's first millisecond, 2*minute+1 after."""
-    return (ts // 60000) * 2 + (1 if ts % 60000 else 0)
+    """Rollup bucket: 2*slot for a 15-minute slot's first millisecond, 2*slot+1 for the rest of it."""
+    return (ts // BUCKET_MS) * 2 + (1 if ts % BUCKET_MS else 0)
 
 
 _ROLLUP_FROM_USAGE = """
@@ -57,7 +60,7 @@ SELECT t.bucket, t.origin, t.provider, t.model, COUNT(*), MIN(u.ts), MAX(u.ts), 
        MIN(u.limit_reset)
 FROM temp.touched t CROSS JOIN usage u INDEXED BY usage_ts
   ON u.winner = 1 AND u.origin = t.origin AND u.provider = t.provider AND u.model = t.model
- AND u.ts >= (t.bucket / 2) * 60000 + (t.bucket % 2) AND u.ts <= (t.bucket / 2) * 60000 + (t.bucket % 2) * 59999
+ AND u.ts >= (t.bucket / 2) * 900000 + (t.bucket % 2) AND u.ts <= (t.bucket / 2) * 900000 + (t.bucket % 2) * 899999
 GROUP BY t.bucket, t.origin, t.provider, t.model
 """
 
@@ -81,7 +84,7 @@ def refresh_rollup(conn: sqlite3.Connection, touched: Iterable[tuple[int, str, s
     if touched is None:
         conn.execute("DELETE FROM rollup")
         conn.execute(
-            "INSERT INTO rollup SELECT (ts / 60000) * 2 + (ts % 60000 != 0), origin, provider, model,"
+            "INSERT INTO rollup SELECT (ts / 900000) * 2 + (ts % 900000 != 0), origin, provider, model,"
             " COUNT(*), MIN(ts), MAX(ts), SUM(input), SUM(output), SUM(cw5 + cw1), SUM(cr), SUM(reasoning),"
             " SUM(COALESCE(cost_logged, cost_calc)), SUM(cost_calc), SUM(COALESCE(cost_logged, 0)),"
             " MIN(limit_reset) FROM usage WHERE winner = 1 GROUP BY 1, origin, provider, model"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(
@@ -61,8 +61,8 @@ CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts) WHERE winner = 1;
 -- Rows where daily's dedup rule and the exact-key rule disagree (core/dedup.py): few.
 CREATE INDEX IF NOT EXISTS usage_daily_diff ON usage(ts) WHERE winner != dwinner;
 
--- Winning usage pre-summed per (minute bucket, device, provider, model): what period reports and
--- blocks read. A bucket is either the first millisecond of a minute (even) or the rest of it
+-- Winning usage pre-summed per (15-minute bucket, device, provider, model): what period reports and
+-- blocks read. A bucket is either the first millisecond of a 15-minute slot (even) or the rest of it
 -- (odd), so a bucket never straddles an hour-aligned block boundary (store/usage.py).
 CREATE TABLE IF NOT EXISTS rollup(
     bucket       INTEGER NOT NULL,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from meshd.core.entry import UsageRow
+from meshd.store.replica import BUCKET_MS
 
 _COST = {
     "auto": "COALESCE(cost_logged, cost_calc)",
@@ -51,9 +52,9 @@ def usage_rows(
 ) -> list[UsageRow]:
     """Winning usage rows sorted by time, pre-summed per minute unless grain == "entry".
 
-    Minute buckets keep blocks exact: entries at a minute's first millisecond get a bucket of
-    their own, so a bucket is either entirely before or entirely after any hour-aligned
-    boundary, and the gap between buckets is the gap between their entries.
+    Rollup buckets (15 minutes) keep blocks exact: entries at a slot's first millisecond get a
+    bucket of their own, so a bucket is entirely before or after any boundary on a 15-minute
+    multiple, and the gap between buckets is the gap between their entries.
     """
     if grain == "minute" and not by_session and flt.project is None and flt.session is None and which == WINNERS:
         return _rollup_rows(conn, mode, flt)
@@ -112,7 +113,7 @@ def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[Us
     args: list[object] = []
     if flt.since_ms is not None:
         where.append("bucket >= ?")
-        args.append((flt.since_ms // 60000) * 2)
+        args.append((flt.since_ms // BUCKET_MS) * 2)
     if flt.until_ms is not None:
         where.append("ts_min < ?")
         args.append(flt.until_ms)
@@ -141,13 +142,13 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *,
              ) -> list[UsageRow]:
     """Winning usage pre-summed per local day (in `tz`), device, provider and model.
 
-    Local midnights are minute-aligned in every zone, so each day is a contiguous range of rollup
+    Local midnights fall on 15-minute boundaries in every zone, so each day is a contiguous range of rollup
     buckets; SQLite sums them in one pass. Rows carry their first entry's time as `ts`.
     """
     lo_hi = conn.execute("SELECT MIN(bucket), MAX(bucket) FROM rollup").fetchone()
     if lo_hi[0] is None:
         return []
-    first_ms, last_ms = (lo_hi[0] // 2) * 60000, (lo_hi[1] // 2 + 1) * 60000
+    first_ms, last_ms = (lo_hi[0] // 2) * BUCKET_MS, (lo_hi[1] // 2 + 1) * BUCKET_MS
     days = []
     d = datetime.fromtimestamp(first_ms / 1000, tz).date() - timedelta(days=1)
     end = datetime.fromtimestamp(last_ms / 1000, tz).date() + timedelta(days=1)
@@ -159,7 +160,7 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *,
     conn.execute("DELETE FROM temp.days")
     conn.executemany(
         "INSERT INTO temp.days VALUES(?, ?)",
-        [((a // 60000) * 2, (b // 60000) * 2) for a, b in zip(days, days[1:])],
+        [((a // BUCKET_MS) * 2, (b // BUCKET_MS) * 2) for a, b in zip(days, days[1:])],
     )
     cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
     where = ["r.bucket >= d.blo", "r.bucket < d.bhi"]
