@@ -31,17 +31,36 @@ class IngestSummary:
     roots: list[str] = field(default_factory=list)
 
 
-def make_coster(home: Path) -> tuple[Coster, str]:
-    """A function pricing one entry with the current price table, and the table's fingerprint."""
-    from meshd.core.pricing import entry_cost
-    from meshd.pricing_store import load_price_table
+def pricing_fingerprint(home: Path) -> str:
+    """A cheap identity of the price data in force: the bytes of the embedded and installed files."""
+    import hashlib
+    from importlib import resources
 
-    table = load_price_table(home)
+    from meshd.pricing_store import USER_FILE
+
+    h = hashlib.sha256(resources.files("meshd.data").joinpath("pricing.json").read_bytes())
+    try:
+        h.update((home / USER_FILE).read_bytes())
+    except OSError:
+        pass
+    return h.hexdigest()[:16]
+
+
+def make_coster(home: Path) -> Coster:
+    """A function pricing one entry; the price table is parsed on first use only."""
+    from meshd.core.pricing import entry_cost
+
+    table = None
     cache: dict[str, object] = {}
 
     def cost(e: UsageEntry) -> float:
+        nonlocal table
         p = cache.get(e.model, cache)
         if p is cache:
+            if table is None:
+                from meshd.pricing_store import load_price_table
+
+                table = load_price_table(home)
             p = cache[e.model] = table.lookup(e.model)
         if p is None:
             return 0.0
@@ -50,7 +69,7 @@ def make_coster(home: Path) -> tuple[Coster, str]:
             e.cache_read_tokens, e.speed,
         )
 
-    return cost, table.fingerprint
+    return cost
 
 
 def open_replica(config: Config | None = None, *, home: Path | None = None) -> Replica:
@@ -63,7 +82,7 @@ def open_replica(config: Config | None = None, *, home: Path | None = None) -> R
 
     device_id = device_id_for(config.home, config.device_id)
     epoch = ensure_identity(conn, device_id)
-    coster, fingerprint = make_coster(config.home)
+    coster, fingerprint = make_coster(config.home), pricing_fingerprint(config.home)
     replica = Replica(conn, device_id, epoch, coster)
     if stale:
         with transaction(conn):

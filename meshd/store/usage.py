@@ -201,7 +201,8 @@ def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows:
 
     days = DayKeys(tz)
     by_key = {(days.day_index(r.ts), r.device, r.provider, r.model): r for r in rows}
-    for sign, which in ((1, "dwinner = 1 AND winner = 0"), (-1, "winner = 1 AND dwinner = 0")):
+    # `winner != dwinner` first, so SQLite uses the partial index of the few disagreeing rows.
+    for sign, which in ((1, "winner != dwinner AND dwinner = 1"), (-1, "winner != dwinner AND winner = 1")):
         for d in usage_rows(conn, mode, flt, grain="entry", which=which):
             k = (days.day_index(d.ts), d.device, d.provider, d.model)
             r = by_key.get(k)
