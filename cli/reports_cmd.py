@@ -207,7 +207,7 @@ def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json
     flt = replace(c["filter"], provider="claude")
     # Rollup buckets are 15 minutes: exact for blocks whose length is a multiple of that.
     grain = "minute" if core_blocks.session_length_ms(session_length) % 900_000 == 0 else "entry"
-    rows = usage_rows(c["replica"].conn, c["mode"], flt, grain=grain)
+    rows = usage_rows(c["replica"].conn, c["mode"], flt, grain=grain, merge_models=True)
     data = core_blocks.blocks_report(
         rows, now_ms=now_ms(), session_hours=session_length, tz=c["tz"], since=c["since"],
         until=c["until"], order=order, active_only=active, recent=recent, token_limit=limit,

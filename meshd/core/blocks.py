@@ -45,6 +45,7 @@ from meshd.core.reports import NOT_A_MODEL
 from meshd.errors import ConfigError
 
 HOUR_MS = 3_600_000
+MODEL_SEP = "\x1f"  # joins the models of a pre-summed row
 RECENT_MS = 3 * 86_400_000
 DEFAULT_HOURS = 5.0
 
@@ -113,7 +114,11 @@ def identify(rows: Iterable[UsageRow], length_ms: int) -> list[Block | Gap]:
         cur.cr += r.cache_read_tokens
         cur.cost += r.cost
         model = r.model
-        if model not in NOT_A_MODEL and model not in models:
+        if MODEL_SEP in model:  # a bucket of several models (store/usage.py merges them for blocks)
+            for m in model.split(MODEL_SEP):
+                if m not in NOT_A_MODEL and m not in models:
+                    models[m] = None
+        elif model not in NOT_A_MODEL and model not in models:
             models[model] = None
         d = devices.get(r.device)
         tokens = r.input_tokens + r.output_tokens + r.cache_creation_tokens + r.cache_read_tokens

@@ -49,6 +49,7 @@ def usage_rows(
     grain: str = "minute",
     by_session: bool = False,
     which: str = "winner = 1",
+    merge_models: bool = False,
 ) -> list[UsageRow]:
     """Winning usage rows sorted by time, pre-summed per minute unless grain == "entry".
 
@@ -57,7 +58,7 @@ def usage_rows(
     multiple, and the gap between buckets is the gap between their entries.
     """
     if grain == "minute" and not by_session and flt.project is None and flt.session is None and which == WINNERS:
-        return _rollup_rows(conn, mode, flt)
+        return _rollup_rows(conn, mode, flt, merge_models=merge_models)
     cost = _COST[mode]
     where = [which]
     args: list[object] = []
@@ -107,7 +108,8 @@ def usage_rows(
     return out
 
 
-def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[UsageRow]:
+def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, *, merge_models: bool = False
+                 ) -> list[UsageRow]:
     cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
     where = ["1"]
     args: list[object] = []
@@ -124,10 +126,18 @@ def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter) -> list[Us
         where.append(f"origin IN ({','.join('?' * len(flt.origins))})")
         args.extend(flt.origins)
     names = device_names(conn)
-    sql = (
-        f"SELECT ts_min, origin, provider, model, input, output, cache_create, cache_read, {cost},"
-        f" reasoning, n, ts_max, limit_reset FROM rollup WHERE {' AND '.join(where)} ORDER BY bucket"
-    )
+    if merge_models:  # one row per bucket and device, its models joined by MODEL_SEP
+        sql = (
+            "SELECT MIN(ts_min), origin, provider, group_concat(model, char(31)), SUM(input), SUM(output),"
+            f" SUM(cache_create), SUM(cache_read), SUM({cost}), SUM(reasoning), SUM(n), MAX(ts_max),"
+            f" MIN(limit_reset) FROM rollup WHERE {' AND '.join(where)} GROUP BY bucket, origin, provider"
+            " ORDER BY bucket"
+        )
+    else:
+        sql = (
+            f"SELECT ts_min, origin, provider, model, input, output, cache_create, cache_read, {cost},"
+            f" reasoning, n, ts_max, limit_reset FROM rollup WHERE {' AND '.join(where)} ORDER BY bucket"
+        )
     out: list[UsageRow] = []
     append = out.append
     for r in conn.execute(sql, args):
