@@ -13,7 +13,13 @@ from meshd.errors import MeshError
 
 
 class MeshGroup(click.Group):
-    """Turns MeshError (and anything unexpected) into one line on stderr and a non-zero exit."""
+    """Loads commands lazily; turns MeshError (and anything unexpected) into one line and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.commands.get(cmd_name) or _load(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -59,18 +65,28 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     ctx.obj["home"] = home.expanduser().absolute() if home else None
 
 
-def _register() -> None:
-    from meshctl.pricing_cmd import pricing
-    from meshctl.reports_cmd import blocks, daily, monthly, session, weekly
-    from meshctl.status_cmd import status
+# Commands are imported only when used, so `meshctl daily` loads none of the others' modules.
+_COMMANDS = {
+    "daily": "meshctl.reports_cmd:daily",
+    "weekly": "meshctl.reports_cmd:weekly",
+    "monthly": "meshctl.reports_cmd:monthly",
+    "session": "meshctl.reports_cmd:session",
+    "blocks": "meshctl.reports_cmd:blocks",
+    "status": "meshctl.status_cmd:status",
+    "pricing": "meshctl.pricing_cmd:pricing",
+    "init": "meshctl.security_cmd:init",
+    "invite": "meshctl.security_cmd:invite",
+    "join": "meshctl.security_cmd:join",
+}
 
-    for cmd in (daily, weekly, monthly, session, blocks, status, pricing):
-        cli.add_command(cmd)
 
-    from meshctl.security_cmd import init, invite, join
+def _load(name: str) -> click.Command | None:
+    import importlib
 
-    for cmd in (init, invite, join):
-        cli.add_command(cmd)
+    target = _COMMANDS.get(name)
+    if target is None:
+        return None
+    module, attr = target.split(":")
+    cmd: click.Command = getattr(importlib.import_module(module), attr)
+    return cmd
 
-
-_register()

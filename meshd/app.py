@@ -33,38 +33,36 @@ class IngestSummary:
 
 def pricing_fingerprint(home: Path) -> str:
     """A cheap identity of the price data in force: the bytes of the embedded and installed files."""
-    import hashlib
-    from importlib import resources
+    import zlib
 
-    from meshd.pricing_store import USER_FILE
-
-    h = hashlib.sha256(resources.files("meshd.data").joinpath("pricing.json").read_bytes())
+    data = Path(__file__).resolve().parent / "data" / "pricing.json"
+    h = zlib.crc32(data.read_bytes())
     try:
-        h.update((home / USER_FILE).read_bytes())
+        h = zlib.crc32((home / "pricing.json").read_bytes(), h)  # pricing_store.USER_FILE
     except OSError:
         pass
-    return h.hexdigest()[:16]
+    return f"crc32:{h:08x}"
 
 
 def make_coster(home: Path) -> Coster:
     """A function pricing one entry; the price table is parsed on first use only."""
-    from meshd.core.pricing import entry_cost
-
     table = None
+    entry_cost = None
     cache: dict[str, object] = {}
 
     def cost(e: UsageEntry) -> float:
-        nonlocal table
+        nonlocal table, entry_cost
         p = cache.get(e.model, cache)
         if p is cache:
             if table is None:
+                from meshd.core.pricing import entry_cost as _entry_cost
                 from meshd.pricing_store import load_price_table
 
-                table = load_price_table(home)
+                table, entry_cost = load_price_table(home), _entry_cost
             p = cache[e.model] = table.lookup(e.model)
         if p is None:
             return 0.0
-        return entry_cost(
+        return entry_cost(  # type: ignore[misc]
             p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,  # type: ignore[arg-type]
             e.cache_read_tokens, e.speed,
         )

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 _SALT = b"meshd.device-id.v1\x00"
@@ -28,6 +25,8 @@ def _read_machine_id(home: Path) -> str:
             if v:
                 return v
     elif sys.platform == "darwin":
+        import subprocess
+
         try:
             out = subprocess.run(
                 ["ioreg", "-rd1", "-c", "IOPlatformExpertDevice"], capture_output=True, text=True, timeout=5
@@ -50,6 +49,8 @@ def _read_machine_id(home: Path) -> str:
     try:
         return fb.read_text().strip()
     except OSError:
+        import uuid
+
         v = uuid.uuid4().hex
         fb.write_text(v)
         return v
@@ -70,4 +71,6 @@ def device_id_for(home: Path, override: str | None = None) -> str:
 
 def default_device_name() -> str:
     """A human name for this device: the host name."""
+    import socket
+
     return os.environ.get("MESHD_DEVICE_NAME") or socket.gethostname().split(".")[0] or "device"
