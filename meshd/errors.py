@@ -5,9 +5,12 @@
      ├── SourceError          a log source is missing or unreadable
      ├── StoreError           the replica database cannot be used
      │    └── LogRuleError    a record breaks the append-only log's rules
+     │         ├── LogGapError     a batch does not start where the held log ends
+     │         └── OwnLogAhead     a peer holds more of this device's current log (restored backup)
      ├── PricingError         a price table cannot be loaded
      ├── PeerError            a peer misbehaved or could not be reached
-     │    └── PeerUnavailable
+     │    ├── PeerUnavailable
+     │    └── PeerRefused      a peer is ourselves, forgotten, or speaks another protocol version
      ├── DaemonError          the local daemon is absent or refused a request
      └── PairingError         invite or join failed
 
@@ -45,6 +48,14 @@ class LogRuleError(StoreError):
     """A record or batch breaks the append-only log's rules."""
 
 
+class LogGapError(LogRuleError):
+    """A batch's prev_seq does not match the seq held: dropped, and the log pulled again."""
+
+
+class OwnLogAhead(LogRuleError):
+    """A peer holds more of this device's current log than this device (a restored backup)."""
+
+
 class PricingError(MeshError):
     """A price table cannot be loaded or parsed."""
 
@@ -55,6 +66,10 @@ class PeerError(MeshError):
 
 class PeerUnavailable(PeerError):
     """A peer could not be reached."""
+
+
+class PeerRefused(PeerError):
+    """A peer is this device itself, a forgotten device, or speaks another protocol version."""
 
 
 class DaemonError(MeshError):

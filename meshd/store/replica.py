@@ -16,6 +16,7 @@ from meshd.core.dedup import Copy, dedup_key, exact_winners, rank, winners
 from meshd.core.entry import UsageEntry
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, Record, Vector, check_batch
 from meshd.errors import LogRuleError
+from meshd.store.forget import apply_forget, forgotten_ids
 
 Coster = Callable[[UsageEntry], float]
 
@@ -145,12 +146,14 @@ class Replica:
         items = list(enumerate(entries, start=held + 1))
         if not items:
             return held + 1, held
+        hidden = self.device_id in forgotten_ids(self.conn)
         dumps = orjson.dumps
         self.conn.executemany(
             "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
             [(self.device_id, self.epoch, seq, "usage", dumps(e.to_record())) for seq, e in items],
         )
-        self._insert_usages(self.device_id, self.epoch, items)
+        if not hidden:
+            self._insert_usages(self.device_id, self.epoch, items)
         self._set_held(self.device_id, self.epoch, items[-1][0])
         return held + 1, items[-1][0]
 
@@ -176,6 +179,11 @@ class Replica:
     def rebuild(self) -> int:
         """Materialize every log record again (after a schema change); returns records replayed."""
         n = 0
+        for origin, body in self.conn.execute("SELECT origin, body FROM log WHERE kind='forget'").fetchall():
+            try:  # tombstones first, so no order of replay counts a forgotten device
+                apply_forget(self.conn, origin, bytes(body), _bucket)
+            except LogRuleError:
+                pass
         logs = self.conn.execute("SELECT origin, epoch, max_seq FROM vector").fetchall()
         for origin, epoch, _max in logs:
             after = 0
@@ -220,16 +228,23 @@ class Replica:
         """Derive the usage and device views from log records."""
         usage: list[tuple[int, UsageEntry]] = []
         loads, from_record = orjson.loads, UsageEntry.from_record
+        hidden = origin in forgotten_ids(self.conn)  # a forgotten device's records never count
         for r in recs:
-            if r.kind == "usage":
+            if r.kind == "usage" and hidden:
+                continue
+            if r.kind == "forget":
+                refresh_rollup(self.conn, apply_forget(self.conn, origin, r.body, _bucket))
+            elif r.kind == "usage":
                 try:
                     usage.append((r.seq, from_record(loads(r.body))))
                 except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
                     raise LogRuleError(f"malformed usage record {origin[:8]}/{epoch}/{r.seq}: {e}") from None
             elif r.kind == "device":
                 self._apply_device(origin, r.seq, r.body)
-            # ratelimit / setting / forget records are materialized by later layers.
-        if usage:
+            # ratelimit / setting records are materialized by later layers.
+        if usage and not hidden and any(r.kind == "forget" for r in recs):
+            hidden = origin in forgotten_ids(self.conn)  # the batch forgot its own origin
+        if usage and not hidden:
             self._insert_usages(origin, epoch, usage)
 
     def _insert_usages(self, origin: str, epoch: int, items: list[tuple[int, UsageEntry]]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(
@@ -109,5 +109,22 @@ CREATE TABLE IF NOT EXISTS devices(
     os        TEXT NOT NULL DEFAULT '',
     version   TEXT NOT NULL DEFAULT '',
     updated   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Devices named by `forget` records (derived from the log; tombstones are never dropped).
+-- Their usage never counts: hidden (winner = 0, dkey NULL) or, with purge, deleted.
+CREATE TABLE IF NOT EXISTS forgotten(
+    device_id TEXT PRIMARY KEY,
+    purge     INTEGER NOT NULL DEFAULT 0,
+    by_origin TEXT    NOT NULL DEFAULT '',
+    at        INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Peers' last known addresses, dialled again after a restart (local only, never replicated).
+CREATE TABLE IF NOT EXISTS peers(
+    address      TEXT PRIMARY KEY,
+    device_id    TEXT,
+    source       TEXT    NOT NULL DEFAULT 'known',
+    last_success INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 """

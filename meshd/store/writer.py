@@ -1,0 +1,169 @@
+"""The daemon's replica: one writer thread (the only write connection) and one reader thread.
+
+Every call is short and runs off the event loop; the async methods implement
+`meshd.sync.gossip.LogStore`. Reads (vectors, pull streams) use a read-only connection in WAL
+mode, so a large catch-up stream never blocks local ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from meshd.config import Config
+from meshd.core.oplog import Batch, Vector
+from meshd.errors import LogGapError, LogRuleError, OwnLogAhead
+from meshd.store.db import connect, new_epoch, set_meta
+from meshd.store.forget import forgotten_ids
+from meshd.store.replica import Replica, transaction
+
+T = TypeVar("T")
+
+
+class ReplicaStore:
+    """Async access to one replica for the daemon."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._w = ThreadPoolExecutor(1, thread_name_prefix="meshd-writer")
+        self._r = ThreadPoolExecutor(1, thread_name_prefix="meshd-reader")
+        self.replica: Replica | None = None  # lives in the writer thread
+        self._ro: Replica | None = None  # lives in the reader thread
+        self.device_id = ""
+        self.epoch = 0
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._w, fn)
+
+    async def _read(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._r, fn)
+
+    @property
+    def rw(self) -> Replica:
+        assert self.replica is not None
+        return self.replica
+
+    @property
+    def ro(self) -> Replica:
+        assert self._ro is not None
+        return self._ro
+
+    async def open(self) -> ReplicaStore:
+        """Open (creating) the replica in the writer thread and a read-only view in the reader."""
+        from meshd.app import open_replica
+
+        self.replica = await self._write(lambda: open_replica(self.config))
+        self.device_id, self.epoch = self.replica.device_id, self.replica.epoch
+
+        def ro() -> Replica:
+            return Replica(connect(self.config.db_path, readonly=True), self.device_id, self.epoch, lambda e: 0.0)
+
+        self._ro = await self._read(ro)
+        return self
+
+    async def close(self) -> None:
+        for pool, rep in ((self._w, self.replica), (self._r, self._ro)):
+            if rep is not None:
+                try:
+                    await asyncio.get_running_loop().run_in_executor(pool, rep.conn.close)
+                except sqlite3.Error:
+                    pass
+            pool.shutdown(wait=False)
+
+    # -- LogStore ------------------------------------------------------------------------------
+
+    async def vector(self) -> Vector:
+        return await self._read(lambda: self.ro.vector())
+
+    async def held(self, origin: str, epoch: int) -> int:
+        return await self._read(lambda: self.ro.held(origin, epoch))
+
+    async def read_after(self, origin: str, epoch: int, after: int, max_bytes: int) -> Batch | None:
+        return await self._read(lambda: self.ro.read_after(origin, epoch, after, max_bytes))
+
+    async def forgotten(self) -> set[str]:
+        return await self._read(lambda: forgotten_ids(self.ro.conn))
+
+    async def apply(self, batch: Batch) -> int:
+        """Apply a peer's batch in one transaction; on a malformed record keep the valid prefix."""
+        return await self._write(lambda: self._apply(batch))
+
+    def _apply(self, b: Batch) -> int:
+        r = self.rw
+        try:
+            with transaction(r.conn):
+                return self._apply_checked(b)
+        except (LogGapError, OwnLogAhead):
+            raise
+        except LogRuleError as e:
+            n = 0  # salvage the records before the bad one, one per transaction (error path only)
+            for rec in b.records:
+                held = r.held(b.origin, b.epoch)
+                if rec.seq <= held:
+                    continue
+                try:
+                    with transaction(r.conn):
+                        n += self._apply_checked(Batch(b.origin, b.epoch, rec.seq - 1, rec.seq, (rec,)))
+                except LogRuleError:
+                    break
+            raise LogRuleError(f"{e} (kept {n} valid records before it)") from None
+
+    def _apply_checked(self, b: Batch) -> int:
+        r = self.rw
+        held = r.held(b.origin, b.epoch)
+        if b.origin == r.device_id and b.epoch == r.epoch and b.last_seq > held:
+            raise OwnLogAhead(f"peer holds seq {b.last_seq} of this device's current log, we hold {held}")
+        if b.prev_seq > held:
+            raise LogGapError(f"batch starts after seq {b.prev_seq} but seq {held} is held")
+        return r.apply_batch(b)
+
+    async def rotate_epoch(self) -> int:
+        """Start a new epoch for this device (a restored backup); returns it."""
+
+        def rotate() -> int:
+            e = new_epoch()
+            with transaction(self.rw.conn):
+                set_meta(self.rw.conn, "epoch", str(e))
+            self.rw.epoch = e
+            return e
+
+        self.epoch = await self._write(rotate)
+        self.ro.epoch = self.epoch
+        return self.epoch
+
+    # -- daemon extras ---------------------------------------------------------------------------
+
+    async def ingest(self) -> int:
+        """Ingest new local log lines; returns records appended (cheap when nothing changed)."""
+        from meshd.app import ingest_local
+
+        return await self._write(lambda: ingest_local(self.rw, self.config).entries)
+
+    async def append_local(self, kind: str, bodies: list[bytes]) -> int:
+        def go() -> int:
+            with transaction(self.rw.conn):
+                first, last = self.rw.append_local(kind, bodies)
+            return last - first + 1
+
+        return await self._write(go)
+
+    async def load_peers(self) -> list[tuple[str, str | None, str, int]]:
+        """Known peers (address, device id, source, last success ms) from earlier runs."""
+        return await self._read(lambda: self.ro.conn.execute(
+            "SELECT address, device_id, source, last_success FROM peers").fetchall())
+
+    async def save_peer(self, address: str, device_id: str | None, source: str, last_success_ms: int) -> None:
+        def go() -> None:
+            self.rw.conn.execute(
+                "INSERT INTO peers(address, device_id, source, last_success) VALUES(?,?,?,?)"
+                " ON CONFLICT(address) DO UPDATE SET device_id=excluded.device_id,"
+                " source=excluded.source, last_success=excluded.last_success",
+                (address, device_id, source, last_success_ms))
+
+        await self._write(go)
+
+    async def drop_peers(self, device_id: str) -> None:
+        await self._write(lambda: self.rw.conn.execute("DELETE FROM peers WHERE device_id=?", (device_id,)))

@@ -1,0 +1,216 @@
+"""Anti-entropy push-pull between two replicas. Pure of grpc, zeroconf and sqlite.
+
+The engine talks to its own replica through `LogStore` and to a peer through `PeerClient`;
+the rpc layer implements PeerClient over gRPC, tests implement it in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from meshd.core.oplog import MAX_BATCH_BYTES, Batch, LogId, Vector, is_device_id, missing
+from meshd.errors import LogGapError, LogRuleError, OwnLogAhead, PeerError, PeerRefused
+
+log = logging.getLogger("meshd.gossip")
+
+PROTOCOL_VERSION = 1
+MAX_VECTOR = 100_000  # logs in one vector: one per (device, epoch) ever seen, so small in practice
+PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Who a daemon is; boot_id changes on every start."""
+
+    device_id: str
+    epoch: int
+    protocol_version: int = PROTOCOL_VERSION
+    boot_id: str = ""
+    listen_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeReply:
+    """The callee's Hello and the seq it holds of the caller's current log."""
+
+    hello: Hello
+    held_of_you: int
+
+
+@dataclass
+class SyncResult:
+    """What one push-pull round with one peer did."""
+
+    peer_id: str = ""
+    pulled: int = 0
+    dropped: int = 0
+    malformed: int = 0
+    rotated: bool = False
+    notified: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class LogStore(Protocol):
+    """This replica, as the engine sees it (every call is short; the adapter owns threads)."""
+
+    device_id: str
+    epoch: int
+
+    async def vector(self) -> Vector: ...
+    async def held(self, origin: str, epoch: int) -> int: ...
+    async def apply(self, batch: Batch) -> int: ...
+    async def read_after(self, origin: str, epoch: int, after: int, max_bytes: int) -> Batch | None: ...
+    async def rotate_epoch(self) -> int: ...
+    async def forgotten(self) -> set[str]: ...
+
+
+class PeerClient(Protocol):
+    """One remote peer."""
+
+    async def handshake(self, hello: Hello) -> HandshakeReply: ...
+    def pull(self, vector: Vector) -> AsyncIterator[Batch]: ...
+    async def notify(self, hello: Hello, vector: Vector) -> bool: ...
+
+
+def check_hello(h: Hello) -> None:
+    """Raise PeerError unless a Hello is well formed and speaks our protocol."""
+    if not is_device_id(h.device_id):
+        raise PeerError("hello: device_id is not 32 lowercase hex characters")
+    if not 0 < h.epoch < 1 << 63:
+        raise PeerError("hello: epoch out of range")
+    if h.protocol_version != PROTOCOL_VERSION:
+        raise PeerRefused(f"protocol version {h.protocol_version} (this meshd speaks {PROTOCOL_VERSION})")
+
+
+def check_vector(v: Vector) -> None:
+    """Raise PeerError unless a vector from a peer is well formed."""
+    if len(v) > MAX_VECTOR:
+        raise PeerError(f"vector has {len(v)} logs (limit {MAX_VECTOR})")
+    for (origin, epoch), seq in v.items():
+        if not is_device_id(origin) or not 0 < epoch < 1 << 63 or not 0 <= seq < 1 << 63:
+            raise PeerError("vector entry out of range")
+
+
+def behind(mine: Vector, theirs: Vector) -> int:
+    """Records `theirs` lacks compared with `mine`."""
+    return sum(seq - theirs.get(lg, 0) for lg, seq in mine.items() if seq > theirs.get(lg, 0))
+
+
+class Gossip:
+    """Both sides of the protocol for one replica."""
+
+    def __init__(self, store: LogStore, boot_id: str, listen_port: int = 0,
+                 on_applied: Callable[[int, str], None] | None = None) -> None:
+        self.store = store
+        self.boot_id = boot_id
+        self.listen_port = listen_port
+        self.on_applied = on_applied  # (records, from device id): e.g. notify the other peers
+        self.peer_vectors: dict[str, Vector] = {}  # last vector seen per peer device id
+
+    def hello(self) -> Hello:
+        return Hello(self.store.device_id, self.store.epoch, PROTOCOL_VERSION, self.boot_id, self.listen_port)
+
+    async def _refuse_if_bad(self, h: Hello) -> None:
+        check_hello(h)
+        if h.device_id == self.store.device_id:
+            raise PeerRefused("that peer is this device itself")
+        if h.device_id in await self.store.forgotten():
+            raise PeerRefused(f"device {h.device_id[:12]} was forgotten")
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def on_handshake(self, peer: Hello) -> HandshakeReply:
+        """Answer a caller's Hello; raises PeerError/PeerRefused for bad or refused callers."""
+        await self._refuse_if_bad(peer)
+        return HandshakeReply(self.hello(), await self.store.held(peer.device_id, peer.epoch))
+
+    async def serve_pull(self, theirs: Vector, caller: str | None = None,
+                         max_records: int = 0) -> AsyncIterator[Batch]:
+        """Every batch `theirs` lacks, per log in ascending seq (our own log first)."""
+        check_vector(theirs)
+        mine = await self.store.vector()
+        if caller:
+            self.peer_vectors[caller] = dict(theirs)
+        todo = missing(mine, theirs)
+        order = sorted(todo, key=lambda lg: (lg[0] != self.store.device_id, lg))
+        sent = 0
+        for lg in order:
+            after, top = todo[lg], mine[lg]
+            while after < top:
+                b = await self.store.read_after(lg[0], lg[1], after, MAX_BATCH_BYTES - 4096)
+                if b is None:
+                    break
+                yield b
+                after = b.last_seq
+                sent += len(b.records)
+                if max_records and sent >= max_records:
+                    return
+
+    async def on_notify(self, peer: Hello, theirs: Vector) -> bool:
+        """A peer has news: True when it holds something we lack (the caller then pulls)."""
+        await self._refuse_if_bad(peer)
+        check_vector(theirs)
+        self.peer_vectors[peer.device_id] = dict(theirs)
+        mine = await self.store.vector()
+        return behind(theirs, mine) > 0
+
+    # -- dialling ------------------------------------------------------------------------------
+
+    async def sync(self, client: PeerClient, *, notify: bool = True) -> SyncResult:
+        """One push-pull round: handshake, pull until nothing is dropped, then notify the peer."""
+        res = SyncResult()
+        reply = await client.handshake(self.hello())
+        await self._refuse_if_bad(reply.hello)
+        res.peer_id = reply.hello.device_id
+        if reply.held_of_you > await self.store.held(self.store.device_id, self.store.epoch):
+            await self._rotate(res, f"{res.peer_id[:12]} holds seq {reply.held_of_you} of our current log")
+        for _ in range(PULL_ROUNDS):
+            if not await self._pull_once(client, res):
+                break
+        if res.pulled and self.on_applied is not None:
+            self.on_applied(res.pulled, res.peer_id)
+        if notify:
+            v = await self.store.vector()
+            self.peer_vectors[res.peer_id] = v if not res.errors else self.peer_vectors.get(res.peer_id, {})
+            res.notified = await client.notify(self.hello(), v)
+        return res
+
+    async def _pull_once(self, client: PeerClient, res: SyncResult) -> bool:
+        """Pull once; True when a batch was dropped for a prev_seq mismatch (pull again)."""
+        again = False
+        bad: set[LogId] = set()
+        async for batch in client.pull(await self.store.vector()):
+            lg = (batch.origin, batch.epoch)
+            if lg in bad:
+                continue
+            try:
+                try:
+                    n = await self.store.apply(batch)
+                except OwnLogAhead:
+                    await self._rotate(res, f"{res.peer_id[:12]} streamed records of our current log")
+                    n = await self.store.apply(batch)
+            except LogGapError as e:
+                log.info("dropped a batch of %s/%d from %s: %s; pulling it again",
+                         batch.origin[:12], batch.epoch, res.peer_id[:12], e)
+                res.dropped += 1
+                bad.add(lg)
+                again = True
+                continue
+            except LogRuleError as e:
+                log.warning("refused a batch of %s/%d from %s: %s", batch.origin[:12], batch.epoch,
+                            res.peer_id[:12], e)
+                res.malformed += 1
+                res.errors.append(f"{batch.origin[:12]}/{batch.epoch}: {e}")
+                bad.add(lg)
+                continue
+            res.pulled += n
+        return again
+
+    async def _rotate(self, res: SyncResult, why: str) -> None:
+        old = self.store.epoch
+        new = await self.store.rotate_epoch()
+        res.rotated = True
+        log.warning("restored backup detected (%s): epoch %d -> %d", why, old, new)
