@@ -25,7 +25,7 @@ def open_and_ingest(ctx: click.Context, *, ingest: bool = True, quiet: bool = Fa
     replica = open_replica(config)
     if ingest:
         progress = None if quiet or not sys.stderr.isatty() else _Progress()
-        ingest_local(replica, config, progress=progress)
+        ingest_local(replica, config, progress=progress, parallel=True)
         if progress is not None:
             progress.done()
     return config, replica

@@ -141,8 +141,14 @@ def ingest_local(
     replica: Replica,
     config: Config,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    parallel: bool = False,
 ) -> IngestSummary:
-    """Ingest whatever is new in every local source; cheap when nothing changed."""
+    """Ingest whatever is new in every local source; cheap when nothing changed.
+
+    `parallel` lets a large backlog be parsed in forked worker processes: only for callers with
+    no threads to fork (meshctl), never for the daemon.
+    """
     t0 = time.perf_counter()
     summary = IngestSummary()
     files = local_files(config)
@@ -169,14 +175,69 @@ def ingest_local(
         if progress is not None:
             progress(done, total)
 
-    for lf, _n in todo:
-        r = ingest_file(replica, lf, progress=tick)
+    for lf, pre in _prefetched(todo, cursors, replica.device_id, total if parallel else 0):
+        r = ingest_file(replica, lf, progress=tick, pre=pre)
         summary.changed += 1
         summary.entries += r.entries
         summary.skipped += r.skipped
         summary.bytes_read += r.bytes_read
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+PARALLEL_MIN_BYTES = 48 << 20  # below this a worker's start-up costs more than it saves
+PREFETCH_LIMIT = 32 << 20  # bytes of one file parsed ahead in one step
+PREFETCH_WINDOW = 4  # files parsed ahead at most (bounds memory)
+
+
+def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, total: int):  # type: ignore[no-untyped-def,type-arg]
+    """Yield (file, chunk parsed ahead or None); a large backlog is parsed in worker processes.
+
+    The main process keeps every write (SQLite is single-writer anyway); workers only parse, so
+    first ingests use both cores. A worker's result is applied only if nothing changed since
+    (tailer.Parsed.matches), so this never changes what gets counted.
+    """
+    import os
+
+    workers = (os.cpu_count() or 1) - 1
+    if total < PARALLEL_MIN_BYTES or workers < 1:
+        for lf, _n in todo:
+            yield lf, None
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    from meshd.ingest.tailer import preparse
+
+    def plan(c):  # type: ignore[no-untyped-def]
+        return None if c is None else (c.dev, c.ino, c.size, c.mtime_ns, c.offset, c.head, c.lineno)
+
+    # fork: no re-import of __main__ and no start-up cost; callers promise they hold no threads.
+    with ProcessPoolExecutor(max_workers=min(workers, 3), mp_context=multiprocessing.get_context("fork")) as ex:
+        pending: deque = deque()  # type: ignore[type-arg]
+        queue = iter(todo)
+
+        def submit() -> None:
+            item = next(queue, None)
+            if item is not None:
+                lf = item[0]
+                try:
+                    fut = ex.submit(preparse, lf, plan(cursors.get(lf.path)), device_id, PREFETCH_LIMIT)
+                except Exception:  # a broken pool: the file is read serially instead
+                    fut = None
+                pending.append((lf, fut))
+
+        for _ in range(PREFETCH_WINDOW):
+            submit()
+        while pending:
+            lf, fut = pending.popleft()
+            submit()
+            try:
+                pre = None if fut is None else fut.result()
+            except Exception:  # a worker failure only costs the speed-up
+                pre = None
+            yield lf, pre
 
 
 def open_readonly(config: Config) -> sqlite3.Connection | None:

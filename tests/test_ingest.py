@@ -153,3 +153,25 @@ def test_two_sources_with_the_same_session_copy(tmp_path: Path, world):
 
 def replica_home(replica: Replica) -> Path:
     return Path(replica.conn.execute("PRAGMA database_list").fetchone()[2]).parent
+
+
+def test_parallel_prefetch_counts_exactly_what_serial_ingest_counts(tmp_path: Path, monkeypatch) -> None:
+    """Chunks parsed ahead in worker processes give the same log and totals as serial reading."""
+    import meshd.app as app
+
+    from tests.histgen import generate
+
+    h = generate(tmp_path / "hist", folders=2, target_bytes=3 << 20, seed=3)
+    totals = []
+    for name, threshold, limit in (("serial", 1 << 60, 32 << 20), ("parallel", 0, 64 << 10)):
+        monkeypatch.setattr(app, "PARALLEL_MIN_BYTES", threshold)
+        monkeypatch.setattr(app, "PREFETCH_LIMIT", limit)  # small: files take several steps
+        home = tmp_path / name
+        home.mkdir()
+        conn = connect(home / "meshd.db")
+        init_schema(conn)
+        r = Replica(conn, DEV, 1, lambda e: 0.0)
+        s = ingest_local(r, Config(home=home, claude_dirs=tuple(map(str, h.folders))), parallel=True)
+        totals.append((counted(r), s.skipped, r.vector(),
+                       conn.execute("SELECT path, offset, lineno, entries, skipped FROM files ORDER BY path").fetchall()))
+    assert totals[0] == totals[1]

@@ -85,8 +85,13 @@ def ingest_file(
     lf: LogFile,
     parser: Parser = parse_line,
     progress: Callable[[int], None] | None = None,
+    pre: Parsed | None = None,
 ) -> FileResult:
-    """Read what is new in one file, chunk by chunk, each chunk in its own transaction."""
+    """Read what is new in one file, chunk by chunk, each chunk in its own transaction.
+
+    `pre` is a chunk parsed ahead in another process; it is used only if the cursor and the
+    file are exactly as when it was planned, so it can never double or skip a line.
+    """
     res = FileResult()
     conn = replica.conn
     while True:
@@ -107,32 +112,18 @@ def ingest_file(
                     _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=False)
                     return res
                 res.replaced |= cur is not None and fresh
-                f.seek(start)
-                body, consumed = _read_lines(f)
-                if not consumed:
-                    # Only a partial line: it waits for the next run.
-                    _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=fresh)
-                    return res
-                entries: list[UsageEntry] = []
-                skipped = 0
-                last_skip = None
-                for line in body.split(b"\n")[:-1]:
-                    lineno += 1
-                    if USAGE_MARKER in line:
-                        try:
-                            e = parser(line, lf.project, lf.session_id)
-                        except MalformedLine as err:
-                            skipped += 1
-                            last_skip = f"line {lineno}: {err}"
-                            continue
-                        if e is None:
-                            continue
-                        if e.message_id is None:
-                            e = _with_line_key(e, _line_key(replica.device_id, lf.path, lineno, line))
-                        entries.append(e)
-                    elif line and not _looks_like_json(line):
-                        skipped += 1
-                        last_skip = f"line {lineno}: not JSON"
+                if pre is not None and pre.matches(row, st, start):
+                    entries = [UsageEntry(*t) for t in pre.entries]
+                    consumed, lineno, skipped, last_skip = pre.consumed, pre.lineno_end, pre.skipped, pre.last_skip
+                else:
+                    f.seek(start)
+                    body, consumed = _read_lines(f)
+                    if not consumed:
+                        # Only a partial line: it waits for the next run.
+                        _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=fresh)
+                        return res
+                    entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
+                pre = None  # a prefetched plan is good for one step only
                 if entries:
                     replica.append_usage(entries)
                 new_offset = start + consumed
@@ -144,6 +135,76 @@ def ingest_file(
                 progress(consumed)
             if new_offset >= st.st_size:
                 return res
+
+
+def parse_lines(body: bytes, lineno: int, lf: LogFile, device_id: str, parser: Parser = parse_line
+                ) -> tuple[list[UsageEntry], int, str | None, int]:
+    """Complete lines -> (entries, skipped lines, last skip reason, line number after them)."""
+    entries: list[UsageEntry] = []
+    skipped = 0
+    last_skip = None
+    for line in body.split(b"\n")[:-1]:
+        lineno += 1
+        if USAGE_MARKER in line:
+            try:
+                e = parser(line, lf.project, lf.session_id)
+            except MalformedLine as err:
+                skipped += 1
+                last_skip = f"line {lineno}: {err}"
+                continue
+            if e is None:
+                continue
+            if e.message_id is None:
+                e = _with_line_key(e, _line_key(device_id, lf.path, lineno, line))
+            entries.append(e)
+        elif line and not _looks_like_json(line):
+            skipped += 1
+            last_skip = f"line {lineno}: not JSON"
+    return entries, skipped, last_skip, lineno
+
+
+@dataclass(slots=True)
+class Parsed:
+    """One chunk of a file parsed ahead of its write transaction, and the state it assumed."""
+
+    cursor: tuple[object, ...] | None  # the cursor row it was planned from
+    dev: int
+    ino: int
+    start: int
+    consumed: int
+    lineno_end: int
+    entries: list[tuple[object, ...]]
+    skipped: int
+    last_skip: str | None
+
+    def matches(self, row: tuple[object, ...] | None, st: os.stat_result, start: int) -> bool:
+        return (
+            (None if row is None else tuple(row)) == self.cursor
+            and (st.st_dev, st.st_ino) == (self.dev, self.ino)
+            and start == self.start
+            and st.st_size >= self.start + self.consumed
+        )
+
+
+_FIELDS = UsageEntry.__slots__
+
+
+def preparse(lf: LogFile, cursor: tuple[object, ...] | None, device_id: str, limit: int) -> Parsed | None:
+    """Parse up to `limit` bytes of what is new in a file (runs in a worker process)."""
+    try:
+        with open(lf.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            start, lineno, _fresh = _resume_point(f, None if cursor is None else Cursor(*cursor), st)  # type: ignore[arg-type]
+            f.seek(start)
+            data = f.read(limit)
+    except OSError:
+        return None
+    end = data.rfind(b"\n")
+    if end < 0:
+        return None
+    entries, skipped, last_skip, lineno_end = parse_lines(data[: end + 1], lineno, lf, device_id)
+    rows = [tuple(getattr(e, name) for name in _FIELDS) for e in entries]
+    return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, rows, skipped, last_skip)
 
 
 def _resume_point(f, cur: Cursor | None, st: os.stat_result) -> tuple[int, int, bool]:  # type: ignore[no-untyped-def]
