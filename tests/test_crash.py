@@ -77,3 +77,23 @@ def test_sigkill_during_ingest_never_changes_totals(tmp_path: Path) -> None:
         n, lo, hi = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM log WHERE origin=? AND epoch=?",
                                  (origin, epoch)).fetchone()
         assert (n, lo, hi) == (max_seq, 1, max_seq)
+
+
+def test_concurrent_ingesters_share_one_home_safely(tmp_path: Path) -> None:
+    """Two processes ingesting the same home at once count every entry exactly once."""
+    claude = tmp_path / "claude"
+    make_history(claude, files=12, lines_per_file=1200, seed=3)
+    clean = daily(tmp_path / "clean", claude)
+    home = tmp_path / "shared"
+    env = dict(os.environ, MESHD_HOME=str(home), CLAUDE_CONFIG_DIR=str(claude), TZ="UTC")
+    procs = [subprocess.Popen([sys.executable, "-m", "meshctl", "daily", "--json"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert daily(home, claude)["totals"] == clean["totals"]
+    import sqlite3
+
+    conn = sqlite3.connect(home / "meshd.db")
+    (n, m), = conn.execute("SELECT COUNT(*), MAX(max_seq) FROM vector").fetchall()
+    assert n == 1
+    assert conn.execute("SELECT COUNT(*) FROM log").fetchone()[0] == m
