@@ -11,6 +11,7 @@
      ├── PeerError            a peer misbehaved or could not be reached
      │    ├── PeerUnavailable
      │    └── PeerRefused      a peer is ourselves, forgotten, or speaks another protocol version
+     │         └── SelfPeer        the address leads to this very daemon
      ├── DaemonError          the local daemon is absent or refused a request
      └── PairingError         invite or join failed
 
@@ -70,6 +71,10 @@ class PeerUnavailable(PeerError):
 
 class PeerRefused(PeerError):
     """A peer is this device itself, a forgotten device, or speaks another protocol version."""
+
+
+class SelfPeer(PeerRefused):
+    """The peer at an address is this device itself."""
 
 
 class DaemonError(MeshError):

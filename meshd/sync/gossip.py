@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, LogId, Vector, is_device_id, missing
-from meshd.errors import LogGapError, LogRuleError, OwnLogAhead, PeerError, PeerRefused
+from meshd.errors import LogGapError, LogRuleError, OwnLogAhead, PeerError, PeerRefused, SelfPeer
 
 log = logging.getLogger("meshd.gossip")
 
@@ -116,7 +116,7 @@ class Gossip:
     async def _refuse_if_bad(self, h: Hello) -> None:
         check_hello(h)
         if h.device_id == self.store.device_id:
-            raise PeerRefused("that peer is this device itself")
+            raise SelfPeer("that peer is this device itself")
         if h.device_id in await self.store.forgotten():
             raise PeerRefused(f"device {h.device_id[:12]} was forgotten")
 

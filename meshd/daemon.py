@@ -1,0 +1,422 @@
+"""`meshd run`: the composition root. One asyncio process: peer gRPC server (TCP), local gRPC
+server (Unix socket in a 0700 folder), ingest loop, anti-entropy loop, mDNS discovery.
+
+SQLite work runs on the store's writer/reader threads (meshd/store/writer.py), never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from meshd import __version__
+from meshd.config import Config
+from meshd.errors import LogRuleError, MeshError, PeerError, PeerRefused, SelfPeer
+from meshd.rpc import convert
+from meshd.rpc.creds import SERVER_OPTIONS, Credentials, load_credentials
+from meshd.rpc.local import LocalServicer, socket_path
+from meshd.rpc.peer import GrpcPeerClient, PeerServicer
+from meshd.store.writer import ReplicaStore
+from meshd.sync.gossip import Gossip, Hello, SyncResult, behind
+from meshd.sync.peers import PeerTable
+from meshd.v1 import local_pb2, local_pb2_grpc, peer_pb2_grpc
+
+log = logging.getLogger("meshd")
+
+INGEST_POLL = 1.0
+FIRST_ROUND_CAP = 2.5  # seconds the first sync round may delay ingest (restored-backup check)
+
+
+@dataclass
+class Options:
+    listen: str
+    peers: tuple[str, ...]
+    mdns: bool
+    sync_interval: float
+    insecure: bool = False
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Daemon:
+    """Everything `meshd run` runs, wired together."""
+
+    def __init__(self, config: Config, opts: Options) -> None:
+        self.config = config
+        self.opts = opts
+        self.store = ReplicaStore(config)
+        self.table = PeerTable(opts.sync_interval, backoff_cap=max(5.0, min(15.0, opts.sync_interval)))
+        self.boot_id = secrets.token_hex(8)
+        self.started_ms = wall_ms()
+        self.stop_event = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.revoked: set[str] = set()
+        self.channels: dict[str, grpc.aio.Channel] = {}
+        self.again: set[str] = set()
+        self.notifying: dict[str, bool] = {}
+        self.tasks: set[asyncio.Task[object]] = set()
+        self.vector: dict[tuple[str, int], int] = {}
+        self.saved: dict[str, float] = {}
+        self.port = 0
+        self.creds: Credentials | None = None
+        self.gossip: Gossip | None = None
+        self.discovery = None
+        self.health = health.aio.HealthServicer()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        await self.store.open()
+        self.creds = load_credentials(self.config.home, self.store.device_id, insecure=self.opts.insecure,
+                                      revoked=lambda: self.revoked)
+        self.revoked = await self.store.forgotten()
+        host, _, port = self.opts.listen.rpartition(":")
+        peer_server = grpc.aio.server(interceptors=self.creds.interceptors, options=SERVER_OPTIONS)
+        self.gossip = Gossip(self.store, self.boot_id, on_applied=self._after_pull)
+        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.gossip, self.creds, self._contact),
+                                                        peer_server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, peer_server)
+        try:
+            self.port = self.creds.add_port(peer_server, self.opts.listen)
+        except RuntimeError as e:
+            raise MeshError(f"cannot listen on {self.opts.listen}: {e}") from None
+        if not self.port:
+            raise MeshError(f"cannot listen on {self.opts.listen} (address in use?)")
+        self.gossip.listen_port = self.port
+        await peer_server.start()
+        local_server = await self._start_local()
+        sec = getattr(self.creds, "security", None)
+        if sec is not None:
+            try:
+                await sec.start_pairing(f"{host}:{self.port}", self.config.extra.get("pairing_listen"))  # type: ignore[arg-type]
+            except Exception as e:
+                log.warning("pairing listener not started: %s", e)
+        await self._load_peers()
+        if self.opts.mdns:
+            await self._start_mdns(host)
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("meshd.v1.PeerService", health_pb2.HealthCheckResponse.SERVING)
+        shown = host if host not in ("", "0.0.0.0") else "0.0.0.0"
+        sys.stderr.write(f"meshd: listening on {shown}:{self.port} as {self.store.device_id}\n")
+        sys.stderr.flush()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        self._spawn(self._main_loops())
+        await self.stop_event.wait()
+        log.info("shutting down")
+        await self.health.enter_graceful_shutdown()
+        if self.discovery is not None:
+            await self.discovery.close()
+        tasks = list(self.tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks, timeout=3) if tasks else None
+        await peer_server.stop(2)
+        await local_server.stop(1)
+        if sec is not None:
+            await sec.stop(0.5)
+        for ch in self.channels.values():
+            await ch.close()
+        await self.store.close()
+        return 0
+
+    async def _start_local(self) -> grpc.aio.Server:
+        path = socket_path(self.config.home)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        if path.exists():
+            path.unlink()
+        server = grpc.aio.server()
+        local_pb2_grpc.add_LocalServiceServicer_to_server(LocalServicer(self), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        try:
+            from grpc_reflection.v1alpha import reflection
+
+            from meshd.v1 import local_pb2 as lp
+
+            reflection.enable_server_reflection(
+                [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME], server)
+        except ImportError:
+            pass
+        if not server.add_insecure_port(f"unix://{path}"):
+            raise MeshError(f"cannot create the local socket {path}")
+        await server.start()
+        return server
+
+    async def _start_mdns(self, host: str) -> None:
+        from meshd.sync.discovery import Discovery, mesh_fingerprint
+
+        def found(addrs: list[str], port: int, device_id: str) -> None:
+            now = time.monotonic()
+            for a in addrs:
+                self.table.add(f"{a}:{port}", "mdns", now, device_id)
+            self.wake.set()
+
+        self.discovery = Discovery(self.store.device_id, self.port, mesh_fingerprint(self.config.home),
+                                   self.boot_id, found, listen_host=host)
+        try:
+            await self.discovery.start()
+        except Exception as e:  # no multicast here: static and known peers still work
+            log.error("mdns: disabled: %s", e)
+            self.discovery = None
+
+    async def _load_peers(self) -> None:
+        now = time.monotonic()
+        for a in self.opts.peers:
+            self.table.add(a, "static", now)
+        for addr, did, _src, _ok in await self.store.load_peers():
+            if did not in self.revoked:
+                self.table.add(addr, "known", now, did)
+        for did in self.revoked:
+            self.table.forget(did)
+
+    def _spawn(self, coro) -> asyncio.Task[object]:  # type: ignore[no-untyped-def]
+        t = asyncio.ensure_future(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self._done)
+        return t
+
+    def _done(self, t: asyncio.Task[object]) -> None:
+        self.tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("task failed: %r", t.exception(), exc_info=t.exception())
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def _main_loops(self) -> None:
+        self._spawn(self._sync_loop())
+        first = [self._spawn(self._sync_peer(p.address)) for p in self.table.due(time.monotonic())]
+        if first:  # a restored backup must learn its log is behind before ingest appends to it
+            await asyncio.wait(first, timeout=FIRST_ROUND_CAP)
+        self._spawn(self._ingest_loop())
+        self._spawn(self._housekeeping())
+
+    async def _ingest_loop(self) -> None:
+        own = await self.store.held(self.store.device_id, self.store.epoch)
+        while not self.stop_event.is_set():
+            try:
+                await self.store.ingest()
+                now_own = await self.store.held(self.store.device_id, self.store.epoch)
+                if now_own != own:  # ingest, or meshctl (forget, statusline) appended records
+                    own = now_own
+                    self._notify_all(None)
+            except MeshError as e:
+                log.warning("ingest: %s", e)
+            except Exception:
+                log.exception("ingest failed")
+            await self._sleep(INGEST_POLL)
+
+    async def _housekeeping(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.vector = await self.store.vector()
+                revoked = await self.store.forgotten()
+                new = revoked - self.revoked
+                self.revoked = revoked
+                for did in new:
+                    n = self.table.forget(did)
+                    await self.store.drop_peers(did)
+                    log.warning("device %s was forgotten: refusing it (%d address(es) dropped)", did[:12], n)
+                if new and self.creds is not None:
+                    self.creds.refresh()
+            except Exception:
+                log.exception("housekeeping failed")
+            await self._sleep(1.0)
+
+    async def _sleep(self, s: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), s)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _sync_loop(self) -> None:
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            for p in self.table.due(now):
+                self._spawn(self._sync_peer(p.address))
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), min(max(self.table.wait(time.monotonic()), 0.05), 1.0))
+            except asyncio.TimeoutError:
+                pass
+
+    # -- one peer ------------------------------------------------------------------------------
+
+    def _client(self, address: str, device_id: str | None) -> GrpcPeerClient:
+        ch = self.channels.get(address)
+        if ch is None:
+            assert self.creds is not None
+            ch = self.channels[address] = self.creds.channel(address, device_id)
+        return GrpcPeerClient(ch, self.store.device_id)
+
+    async def _drop_channel(self, address: str) -> None:
+        ch = self.channels.pop(address, None)
+        if ch is not None:
+            await ch.close()
+
+    async def _sync_peer(self, address: str, notify: bool = True) -> tuple[SyncResult | None, str, float]:
+        """One push-pull round with one address; updates the peer table; (result, error, seconds)."""
+        p = self.table.get(address)
+        if p is None or not p.dialable:
+            return None, "not a dialable peer", 0.0
+        t0 = time.monotonic()
+        self.table.started(address, t0)
+        assert self.gossip is not None
+        err = ""
+        res: SyncResult | None = None
+        try:
+            res = await self.gossip.sync(self._client(address, p.device_id), notify=notify)
+        except SelfPeer as e:
+            self.table.refuse(address, "self", str(e))
+            await self._drop_channel(address)
+            return None, str(e), time.monotonic() - t0
+        except PeerRefused as e:
+            err = str(e)
+            self.table.refuse(address, "forgotten", err) if "forgotten" in err else self.table.failed(address, err, time.monotonic())
+        except grpc.aio.AioRpcError as e:
+            err = f"{e.code().name}: {e.details()}"
+            self.table.failed(address, err, time.monotonic())
+            if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                await self._drop_channel(address)
+        except (PeerError, LogRuleError) as e:
+            err = str(e)
+            self.table.failed(address, err, time.monotonic())
+        except Exception as e:
+            log.exception("sync with %s failed", address)
+            err = f"{type(e).__name__}: {e}"
+            self.table.failed(address, err, time.monotonic())
+        else:
+            now = time.monotonic()
+            self.table.succeeded(address, res.peer_id, now)
+            if res.errors:
+                err = "; ".join(res.errors)[:300]
+                p.last_error = err
+            if res.pulled:
+                log.info("pulled %d records from %s (%s)", res.pulled, res.peer_id[:12], address)
+            if self.saved.get(address, -1e9) < now - 60:
+                self.saved[address] = now
+                await self.store.save_peer(address, res.peer_id, p.source, wall_ms())
+        if err:
+            log.debug("sync with %s: %s", address, err)
+        if address in self.again:
+            self.again.discard(address)
+            self._spawn(self._sync_peer(address, notify=False))
+        return res, err, time.monotonic() - t0
+
+    def _contact(self, hello: Hello, host: str | None, wants_pull: bool) -> None:
+        """An inbound call: learn the caller's address; pull from it at once when it has news."""
+        if not host or not hello.listen_port or hello.device_id in self.revoked:
+            return
+        now = time.monotonic()
+        p = self.table.by_device(hello.device_id) or self.table.add(f"{host}:{hello.listen_port}", "inbound",
+                                                                    now, hello.device_id)
+        if p.state == "new" and not p.busy:
+            p.next_attempt = now
+            self.wake.set()
+        if wants_pull:
+            if p.busy:
+                self.again.add(p.address)
+            else:
+                self._spawn(self._sync_peer(p.address, notify=False))
+
+    def _after_pull(self, n: int, from_id: str) -> None:
+        self._notify_all(from_id)
+
+    def _notify_all(self, exclude: str | None) -> None:
+        """Tell every online peer (one address per device) that we have news."""
+        seen: set[str] = set()
+        for p in self.table.online():
+            if p.device_id in seen or p.device_id == exclude:
+                continue
+            seen.add(p.device_id or p.address)
+            if self.notifying.get(p.address):
+                self.notifying[p.address] = True  # one more after the one in flight
+                continue
+            self.notifying[p.address] = False
+            self._spawn(self._notify(p.address))
+
+    async def _notify(self, address: str) -> None:
+        assert self.gossip is not None
+        while True:
+            p = self.table.get(address)
+            if p is None or not p.dialable:
+                break
+            try:
+                await self._client(address, p.device_id).notify(self.gossip.hello(), await self.store.vector())
+            except grpc.aio.AioRpcError as e:
+                self.table.failed(address, f"notify: {e.code().name}: {e.details()}", time.monotonic())
+                break
+            if not self.notifying.get(address):
+                break
+            self.notifying[address] = False
+        self.notifying.pop(address, None)
+
+    # -- the local API (meshd.rpc.local.Control) ---------------------------------------------------
+
+    def status(self) -> local_pb2.StatusResponse:
+        assert self.gossip is not None
+        off = time.time() - time.monotonic()  # monotonic -> wall clock, for display only
+        peers = []
+        for p in sorted(self.table.peers.values(), key=lambda q: q.address):
+            pv = self.gossip.peer_vectors.get(p.device_id or "")
+            peers.append(local_pb2.PeerStatus(
+                address=p.address, device_id=p.device_id or "", state=p.state,
+                last_success_ms=int((p.last_success + off) * 1000) if p.last_success else 0,
+                last_attempt_ms=int((p.last_attempt + off) * 1000) if p.last_attempt else 0,
+                last_error=p.last_error, failures=p.failures, source=p.source,
+                records_behind=behind(self.vector, pv) if pv is not None else 0))
+        return local_pb2.StatusResponse(
+            device_id=self.store.device_id, epoch=self.store.epoch, boot_id=self.boot_id,
+            listen=f"{self.opts.listen.rpartition(':')[0]}:{self.port}", version=__version__,
+            started_ms=self.started_ms, peers=peers, mdns=self.discovery is not None,
+            records=sum(self.vector.values()), transport=self.creds.name if self.creds else "")
+
+    async def sync_now(self, peer: str, timeout: float) -> list[local_pb2.PeerSyncResult]:
+        targets, seen = [], set()
+        for p in sorted(self.table.peers.values(), key=lambda q: (q.state != "online", -q.last_success)):
+            if not p.dialable or (peer and peer not in (p.address, p.device_id)):
+                continue
+            if p.device_id and not peer:
+                if p.device_id in seen:
+                    continue
+                seen.add(p.device_id)
+            targets.append(p)
+        if not targets:
+            return []
+        jobs = [asyncio.ensure_future(self._sync_peer(p.address)) for p in targets]
+        done, pending = await asyncio.wait(jobs, timeout=timeout)
+        out = []
+        for p, j in zip(targets, jobs):
+            if j in done and not j.cancelled() and j.exception() is None:
+                res, err, secs = j.result()
+                out.append(convert.sync_result_to_pb(p.address, p.device_id or "", res, err, secs))
+            else:
+                out.append(convert.sync_result_to_pb(p.address, p.device_id or "", None,
+                                                     "timed out" if j in pending else str(j.exception()), timeout))
+        return out
+
+    async def forget(self, device_id: str) -> int:
+        self.revoked = self.revoked | {device_id}
+        n = self.table.forget(device_id)
+        await self.store.drop_peers(device_id)
+        if self.creds is not None:
+            self.creds.refresh()
+        self._notify_all(None)
+        return n
+
+
+def run(config: Config, opts: Options) -> int:
+    """Run the daemon until SIGTERM/SIGINT; the exit status."""
+    return asyncio.run(Daemon(config, opts).run())
