@@ -77,6 +77,9 @@ _COMMANDS = {
     "init": "meshctl.security_cmd:init",
     "invite": "meshctl.security_cmd:invite",
     "join": "meshctl.security_cmd:join",
+    "devices": "meshctl.devices_cmd:devices",
+    "forget": "meshctl.devices_cmd:forget",
+    "sync": "meshctl.sync_cmd:sync",
 }
 
 

@@ -1,0 +1,180 @@
+"""`meshctl devices` and `meshctl forget`: the devices of the mesh, from the replica (and the
+daemon's peer table when a daemon runs; grpc is imported only then)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from meshctl.render import emit_json, fmt_int, table
+
+
+def _daemon_peers(home) -> dict[str, dict[str, Any]] | None:  # type: ignore[no-untyped-def]
+    """device id -> best peer entry from the running daemon; None when no daemon answers."""
+    from meshd.rpc.local import socket_path
+
+    if not socket_path(home).exists():
+        return None
+    from meshd.errors import DaemonError
+    from meshd.rpc import local
+
+    try:
+        st = local.status(home)
+    except DaemonError:
+        return None
+    out: dict[str, dict[str, Any]] = {"": {"self": st.device_id}}
+    rank = {"online": 0, "offline": 1, "new": 2}
+    for p in st.peers:
+        if not p.device_id:
+            continue
+        cur = out.get(p.device_id)
+        if cur is None or rank.get(p.state, 9) < rank.get(cur["state"], 9):
+            out[p.device_id] = {"state": p.state, "address": p.address, "lastSuccessMs": p.last_success_ms or None,
+                                "recordsBehind": p.records_behind, "lastError": p.last_error or None}
+    return out
+
+
+def device_rows(conn, my_id: str, peers: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """One row per device the replica knows (forgotten ones flagged)."""
+    from meshd.store.usage import device_names
+
+    names = device_names(conn)  # clashing names get an id suffix, as in reports
+    info = {d: (names.get(d, n), h, o, v)
+            for d, n, h, o, v in conn.execute("SELECT device_id, name, host, os, version FROM devices")}
+    held: dict[str, list[int]] = {}
+    for origin, _epoch, seq in conn.execute("SELECT origin, epoch, max_seq FROM vector"):
+        held.setdefault(origin, []).append(int(seq))
+    last = dict(conn.execute("SELECT origin, MAX(ts_max) FROM rollup GROUP BY origin"))
+    forgotten = {r[0] for r in conn.execute("SELECT device_id FROM forgotten")} if _has(conn, "forgotten") else set()
+    rows = []
+    for did in sorted(set(info) | set(held) | forgotten):
+        name, host, os_, ver = info.get(did, (did[:8], "", "", ""))
+        p = (peers or {}).get(did)
+        if did == my_id:
+            state = "self"
+        elif did in forgotten:
+            state = "forgotten"
+        elif p is not None:
+            state = p["state"]
+        else:
+            state = "unknown" if peers is None else "offline"
+        last_ms = last.get(did)
+        rows.append({
+            "name": name, "deviceId": did, "shortId": did[:8], "self": did == my_id, "forgotten": did in forgotten,
+            "state": state, "address": p["address"] if p else None,
+            "lastSeen": _iso(p["lastSuccessMs"]) if p and p["lastSuccessMs"] else None,
+            "lastActivity": _iso(last_ms) if last_ms else None,
+            "records": sum(held.get(did, [])), "epochs": len(held.get(did, [])),
+            "recordsBehind": p["recordsBehind"] if p else None,
+            "lastError": p["lastError"] if p else None, "host": host, "os": os_, "version": ver,
+        })
+    return rows
+
+
+def _has(conn, table_name: str) -> bool:  # type: ignore[no-untyped-def]
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table_name,)).fetchone() is not None
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    s = time.time() - time.mktime(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) + time.mktime(time.gmtime(0))
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= n:
+            return f"{int(s // n)}{unit} ago"
+    return f"{max(0, int(s))}s ago"
+
+
+@click.command("devices")
+@click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def devices(ctx: click.Context, as_json: bool) -> None:
+    """The mesh's devices: records held and behind, online or offline, address, last seen."""
+    from meshd.app import open_readonly
+    from meshd.identity import device_id_for
+
+    from meshctl.common import get_config
+
+    config = get_config(ctx)
+    my_id = device_id_for(config.home, config.device_id)
+    conn = open_readonly(config)
+    peers = _daemon_peers(config.home)
+    rows = device_rows(conn, my_id, peers) if conn is not None else []
+    if as_json:
+        emit_json({"devices": rows, "daemon": peers is not None})
+        return
+    if not rows:
+        click.echo("No devices yet (run `meshctl daily` or `meshd run` to create the replica).")
+        return
+    click.echo(table(
+        ["Name", "Id", "State", "Records", "Behind", "Last seen", "Address"],
+        [[r["name"] + (" *" if r["self"] else ""), r["shortId"], r["state"], fmt_int(r["records"]),
+          "-" if r["recordsBehind"] is None else fmt_int(r["recordsBehind"]), _ago(r["lastSeen"] or r["lastActivity"]),
+          r["address"] or "-"] for r in rows],
+        right={3, 4}))
+    if peers is None:
+        click.echo("(no daemon running: online state, address and records behind are unknown; start `meshd run`)")
+
+
+def resolve_device(conn, who: str) -> str:  # type: ignore[no-untyped-def]
+    """A device id from a full id, an id prefix (4+ characters) or a name; MeshError otherwise."""
+    from meshd.errors import ConfigError
+
+    known = dict(conn.execute("SELECT device_id, name FROM devices"))
+    for (o,) in conn.execute("SELECT DISTINCT origin FROM vector"):
+        known.setdefault(o, o[:8])
+    if who in known:
+        return who
+    hits = [d for d, n in known.items() if n == who] or ([d for d in known if d.startswith(who)] if len(who) >= 4 else [])
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise ConfigError(f"no device named {who!r}", hint="see `meshctl devices` for names and ids")
+    raise ConfigError(f"{who!r} matches {len(hits)} devices ({', '.join(h[:8] for h in hits)})",
+                      hint="give more of the device id")
+
+
+@click.command("forget")
+@click.argument("device")
+@click.option("--purge", is_flag=True, help="Delete the device's usage from the replica instead of hiding it.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def forget(ctx: click.Context, device: str, purge: bool, yes: bool) -> None:
+    """Remove DEVICE (name or id) from the mesh for good: a tombstone every replica obeys."""
+    from meshd.app import open_replica
+    from meshd.errors import ConfigError, DaemonError
+    from meshd.store.forget import forget_body, forgotten_ids
+    from meshd.store.replica import transaction
+
+    from meshctl.common import get_config
+
+    config = get_config(ctx)
+    replica = open_replica(config)
+    did = resolve_device(replica.conn, device)
+    if did == replica.device_id:
+        raise ConfigError("refusing to forget this device itself", hint="run `meshctl forget` on another device")
+    if did in forgotten_ids(replica.conn) and not purge:
+        click.echo(f"device {did[:8]} is already forgotten")
+        return
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Forget device {did[:8]} on every replica (this cannot be undone)?", abort=True)
+    with transaction(replica.conn):
+        replica.append_local("forget", [forget_body(did, purge, int(time.time() * 1000))])
+    replica.conn.close()
+    try:
+        from meshd.rpc.local import socket_path
+
+        if socket_path(config.home).exists():
+            from meshd.rpc import local
+
+            local.forget(config.home, did)
+    except DaemonError:
+        pass
+    click.echo(f"forgot device {did[:8]}{' (usage purged)' if purge else ''}; the tombstone gossips to every replica")
