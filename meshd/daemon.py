@@ -135,6 +135,8 @@ class Daemon:
     async def _start_local(self) -> grpc.aio.Server:
         path = socket_path(self.config.home)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.parent.stat().st_uid != os.getuid():
+            raise MeshError(f"{path.parent} belongs to another user; refusing to put the local socket there")
         os.chmod(path.parent, 0o700)
         if path.exists():
             path.unlink()
@@ -150,8 +152,10 @@ class Daemon:
                 [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME], server)
         except ImportError:
             pass
-        if not server.add_insecure_port(f"unix://{path}"):
-            raise MeshError(f"cannot create the local socket {path}")
+        try:
+            server.add_insecure_port(f"unix://{path}")
+        except RuntimeError as e:
+            raise MeshError(f"cannot create the local socket {path}: {e}") from None
         await server.start()
         return server
 

@@ -15,7 +15,17 @@ SOCKET_NAME = "meshd.sock"
 
 
 def socket_path(home: Path) -> Path:
-    return Path(home) / SOCKET_DIR / SOCKET_NAME
+    """`<home>/run/meshd.sock`; a short per-user 0700 folder in /tmp when that path is too long
+    for a Unix socket (about 107 bytes)."""
+    p = Path(home).absolute() / SOCKET_DIR / SOCKET_NAME
+    if len(str(p).encode()) <= 100:
+        return p
+    import hashlib
+    import os
+    import tempfile
+
+    tag = hashlib.sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"meshd-{os.getuid()}" / f"{tag}.sock"
 
 
 class Control(Protocol):
