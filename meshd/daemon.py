@@ -288,7 +288,10 @@ class Daemon:
             return None, str(e), time.monotonic() - t0
         except PeerRefused as e:
             err = str(e)
-            self.table.refuse(address, "forgotten", err) if "forgotten" in err else self.table.failed(address, err, time.monotonic())
+            if "forgotten" in err:
+                self.table.refuse(address, "forgotten", err)
+            else:
+                self.table.failed(address, err, time.monotonic())
         except grpc.aio.AioRpcError as e:
             err = f"{e.code().name}: {e.details()}"
             self.table.failed(address, err, time.monotonic())
