@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
+from meshd.config import default_home  # re-exported for callers that only need the home
 from meshd.core.pricing import PriceTable, filter_litellm
 from meshd.errors import PricingError
 
@@ -18,17 +18,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 EMBEDDED_SOURCE = "embedded snapshot"
 
 __all__ = ["default_home", "embedded_data", "install_price_file", "load_price_table"]
-
-
-def default_home() -> Path:
-    """`$MESHD_HOME`, else the platform's data folder (XDG on Linux, Application Support on macOS)."""
-    env = os.environ.get("MESHD_HOME")
-    if env:
-        return Path(env).expanduser().absolute()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "meshd"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "meshd"
 
 
 def embedded_data() -> dict[str, object]:

@@ -28,6 +28,31 @@ class RowFilter:
     session: str | None = None
 
 
+def _where(flt: RowFilter, *, ts: str = "ts", prefix: str = "", detail: bool = True) -> tuple[list[str], list[object]]:
+    """SQL conditions and arguments for a filter; `detail` adds project and session."""
+    where: list[str] = []
+    args: list[object] = []
+    if flt.since_ms is not None:
+        where.append(f"{prefix}{ts} >= ?")
+        args.append(flt.since_ms)
+    if flt.until_ms is not None:
+        where.append(f"{prefix}{ts} < ?")
+        args.append(flt.until_ms)
+    if flt.provider is not None:
+        where.append(f"{prefix}provider = ?")
+        args.append(flt.provider)
+    if flt.origins is not None:
+        where.append(f"{prefix}origin IN ({','.join('?' * len(flt.origins))})")
+        args.extend(flt.origins)
+    if detail and flt.project is not None:
+        where.append(f"{prefix}project = ?")
+        args.append(flt.project)
+    if detail and flt.session is not None:
+        where.append(f"{prefix}session = ?")
+        args.append(flt.session)
+    return where, args
+
+
 def device_names(conn: sqlite3.Connection) -> dict[str, str]:
     """device id -> display name, for every device we know of; clashing names get an id suffix."""
     rows = conn.execute("SELECT device_id, name FROM devices").fetchall()
@@ -60,26 +85,8 @@ def usage_rows(
     if grain == "minute" and not by_session and flt.project is None and flt.session is None and which == WINNERS:
         return _rollup_rows(conn, mode, flt, merge_models=merge_models)
     cost = _COST[mode]
-    where = [which]
-    args: list[object] = []
-    if flt.since_ms is not None:
-        where.append("ts >= ?")
-        args.append(flt.since_ms)
-    if flt.until_ms is not None:
-        where.append("ts < ?")
-        args.append(flt.until_ms)
-    if flt.provider is not None:
-        where.append("provider = ?")
-        args.append(flt.provider)
-    if flt.origins is not None:
-        where.append(f"origin IN ({','.join('?' * len(flt.origins))})")
-        args.extend(flt.origins)
-    if flt.project is not None:
-        where.append("project = ?")
-        args.append(flt.project)
-    if flt.session is not None:
-        where.append("session = ?")
-        args.append(flt.session)
+    conds, args = _where(flt)
+    where = [which, *conds]
     cond = " AND ".join(where)
     names = device_names(conn)
     if grain == "entry":
@@ -111,20 +118,11 @@ def usage_rows(
 def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, *, merge_models: bool = False
                  ) -> list[UsageRow]:
     cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
-    where = ["1"]
-    args: list[object] = []
-    if flt.since_ms is not None:
-        where.append("bucket >= ?")
+    conds, args = _where(flt, ts="ts_min", detail=False)
+    if flt.since_ms is not None:  # the bucket bound lets SQLite seek on the primary key
+        conds.append("bucket >= ?")
         args.append((flt.since_ms // BUCKET_MS) * 2)
-    if flt.until_ms is not None:
-        where.append("ts_min < ?")
-        args.append(flt.until_ms)
-    if flt.provider is not None:
-        where.append("provider = ?")
-        args.append(flt.provider)
-    if flt.origins is not None:
-        where.append(f"origin IN ({','.join('?' * len(flt.origins))})")
-        args.extend(flt.origins)
+    where = ["1", *conds]
     names = device_names(conn)
     if merge_models:  # one row per bucket and device, its models joined by MODEL_SEP
         sql = (
@@ -173,20 +171,8 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *,
         [((a // BUCKET_MS) * 2, (b // BUCKET_MS) * 2) for a, b in zip(days, days[1:])],
     )
     cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
-    where = ["r.bucket >= d.blo", "r.bucket < d.bhi"]
-    args: list[object] = []
-    if flt.since_ms is not None:
-        where.append("r.ts_min >= ?")
-        args.append(flt.since_ms)
-    if flt.until_ms is not None:
-        where.append("r.ts_min < ?")
-        args.append(flt.until_ms)
-    if flt.provider is not None:
-        where.append("r.provider = ?")
-        args.append(flt.provider)
-    if flt.origins is not None:
-        where.append(f"r.origin IN ({','.join('?' * len(flt.origins))})")
-        args.extend(flt.origins)
+    conds, args = _where(flt, ts="ts_min", prefix="r.", detail=False)
+    where = ["r.bucket >= d.blo", "r.bucket < d.bhi", *conds]
     sql = (
         "SELECT MIN(r.ts_min), r.origin, r.provider, r.model, SUM(r.input), SUM(r.output), SUM(r.cache_create),"
         f" SUM(r.cache_read), SUM(r.{cost}), SUM(r.reasoning), SUM(r.n), MAX(r.ts_max), MIN(r.limit_reset)"
