@@ -14,7 +14,7 @@ from meshctl.render import emit_json, fmt_int, table
 
 def _daemon_peers(home) -> dict[str, dict[str, Any]] | None:  # type: ignore[no-untyped-def]
     """device id -> best peer entry from the running daemon; None when no daemon answers."""
-    from meshd.rpc.local import socket_path
+    from meshd.config import socket_path
 
     if not socket_path(home).exists():
         return None

@@ -42,7 +42,9 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
     zone = resolve_tz(tz or config.timezone)
     now = now_ms()
     today = day_key(now, zone)
-    names = dict(conn.execute("SELECT device_id, name FROM devices"))
+    from meshd.store.usage import device_names
+
+    names = device_names(conn)  # the same display names as report rows
     rows = usage_rows(conn, config.cost_mode, RowFilter(since_ms=now - 3 * 86_400_000))
     me = names.get(replica.device_id, replica.device_id[:8])
     t = {"local": [0, 0.0], "remote": [0, 0.0]}
@@ -55,6 +57,21 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
     blk = core_blocks.blocks_report(claude_rows, now_ms=now, session_hours=5.0, tz=zone, active_only=True)
     active = blk["blocks"][0] if blk["blocks"] else None
     vec = replica.vector()
+    block_split = None
+    if active:
+        local_cost = sum(d["costUSD"] for d in active.get("devices", []) if d["device"] == me)
+        local_tok = sum(d["totalTokens"] for d in active.get("devices", []) if d["device"] == me)
+        block_split = {
+            "local": {"totalTokens": local_tok, "costUSD": local_cost},
+            "remote": {"totalTokens": active["totalTokens"] - local_tok, "costUSD": active["costUSD"] - local_cost},
+            "remoteDevices": len([d for d in active.get("devices", []) if d["device"] != me]),
+        }
+    from meshctl.devices_cmd import _daemon_peers
+
+    peers = _daemon_peers(config.home)
+    peer_list = None if peers is None else [
+        {"deviceId": did, "name": names.get(did, did[:8]), **info} for did, info in peers.items() if did
+    ]
     data = {
         "device": {"id": replica.device_id, "name": me, "epoch": replica.epoch, "home": str(config.home)},
         "sources": source_stats(conn),
@@ -65,6 +82,9 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
             "total": {"totalTokens": t["local"][0] + t["remote"][0], "totalCost": t["local"][1] + t["remote"][1]},
         },
         "activeBlock": active,
+        "activeBlockSplit": block_split,
+        "daemon": peers is not None,
+        "peers": peer_list,
         "devices": len({o for o, _e in vec}),
         "records": sum(vec.values()),
     }
@@ -88,6 +108,19 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
         left = f", {int(mins) // 60}h{int(mins) % 60:02d}m left" if isinstance(mins, (int, float)) else ""
         lines.append(f"Block    {active['startTime'][11:16]}Z: {fmt_cost(active['costUSD'])}, "
                      f"{fmt_tokens(active['totalTokens'])} tokens{left}")
+        if block_split:
+            lines.append(f"           local {fmt_cost(block_split['local']['costUSD'])}  remote "
+                         f"{fmt_cost(block_split['remote']['costUSD'])} ({block_split['remoteDevices']} other devices)")
     else:
         lines.append("Block    no active block")
+    if peer_list is None:
+        lines.append("Mesh     daemon not running (reports use this replica; start it with `meshd run`)")
+    elif not peer_list:
+        lines.append("Mesh     no peers yet")
+    for pe in peer_list or []:
+        ago = ""
+        if pe.get("lastSuccessMs"):
+            ago = f", last sync {max(0, now - int(pe['lastSuccessMs'])) // 1000}s ago"
+        err = f", error: {pe['lastError']}" if pe.get("lastError") and pe.get("state") != "online" else ""
+        lines.append(f"Peer     {pe['name']} ({pe['deviceId'][:8]}) {pe['state']} at {pe.get('address') or '-'}{ago}{err}")
     click.echo("\n".join(lines))

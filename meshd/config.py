@@ -118,6 +118,19 @@ def _is_device_id(s: str) -> bool:
     return len(s) == 32 and all(c in "0123456789abcdef" for c in s)
 
 
+def socket_path(home: Path) -> Path:
+    """The daemon's local API socket: `<home>/run/meshd.sock`, or a short per-user 0700 folder
+    in /tmp when that path is too long for a Unix socket (about 107 bytes)."""
+    p = Path(home).absolute() / "run" / "meshd.sock"
+    if len(str(p).encode()) <= 100:
+        return p
+    import hashlib
+    import tempfile
+
+    tag = hashlib.sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"meshd-{os.getuid()}" / f"{tag}.sock"
+
+
 def ensure_home(home: Path) -> Path:
     """Create the home folder (0700) if needed."""
     try:

@@ -72,3 +72,9 @@ def test_broken_pipe_is_not_an_error(env: dict[str, str]) -> None:
     p = subprocess.run(f"{sys.executable} -m meshctl pricing | head -1", shell=True, env=env,
                        capture_output=True, text=True, timeout=60)
     assert "Traceback" not in p.stderr
+
+
+def test_status_without_daemon_says_so(env: dict[str, str]) -> None:
+    s = json.loads(run(env, "status", "--json").stdout)
+    assert s["daemon"] is False and s["peers"] is None
+    assert "daemon not running" in run(env, "status").stdout

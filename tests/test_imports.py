@@ -51,6 +51,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["status"],
         ["status", "--json"],
         ["pricing"],
+        ["devices"],
+        ["devices", "--json"],
         ["--help"],
     ],
 )

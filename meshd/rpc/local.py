@@ -10,22 +10,7 @@ import grpc
 from meshd.errors import DaemonError
 from meshd.v1 import local_pb2, local_pb2_grpc
 
-SOCKET_DIR = "run"
-SOCKET_NAME = "meshd.sock"
-
-
-def socket_path(home: Path) -> Path:
-    """`<home>/run/meshd.sock`; a short per-user 0700 folder in /tmp when that path is too long
-    for a Unix socket (about 107 bytes)."""
-    p = Path(home).absolute() / SOCKET_DIR / SOCKET_NAME
-    if len(str(p).encode()) <= 100:
-        return p
-    import hashlib
-    import os
-    import tempfile
-
-    tag = hashlib.sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"meshd-{os.getuid()}" / f"{tag}.sock"
+from meshd.config import socket_path  # noqa: F401  (re-exported; lives in config so meshctl can check it cheaply)
 
 
 class Control(Protocol):
