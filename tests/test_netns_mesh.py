@@ -226,11 +226,12 @@ def own_seq(d: Daemon) -> int:
 # -- scenarios --------------------------------------------------------------------------------------
 
 
-def test_three_hosts_converge_and_equal_ccusage(mesh, tmp_path: Path) -> None:
-    m = mesh(3)
-    folders = histories(tmp_path)
-    ds = [m.daemon(h, [f]) for h, f in zip("abc", folders)]
-    assert len({d.device_id for d in ds}) == 3, "device ids must differ per data home"
+@pytest.mark.parametrize("n", [3, 5])
+def test_hosts_converge_and_equal_ccusage(mesh, tmp_path: Path, n: int) -> None:
+    m = mesh(n)
+    folders = histories(tmp_path, n=n)
+    ds = [m.daemon(h, [f]) for h, f in zip(m.lab.hosts, folders)]
+    assert len({d.device_id for d in ds}) == n, "device ids must differ per data home"
     wait_converged(ds, 30, mesh=m)
     wait_exact(ds, folders, tmp_path, mesh=m)
     # Every replica knows every device.
@@ -277,6 +278,29 @@ def test_cut_host_rejoins_and_converges(mesh, tmp_path: Path) -> None:
     m.lab.heal("c")
     wait_converged(ds, 45, mesh=m)
     wait_exact(ds, folders, tmp_path, mesh=m)
+
+
+def test_host_unseen_until_heal_is_found_by_mdns_requery(mesh, tmp_path: Path) -> None:
+    """c starts while partitioned from a and b and stays so past every startup query (its own and
+    theirs); nobody has ever dialled it, so after the heal only periodic mDNS re-queries (or
+    re-announcements) can bring it in."""
+    m = mesh(3)
+    lab = m.lab
+    folders = histories(tmp_path, seed=10)
+    lab.partition("a", "c")
+    lab.partition("b", "c")
+    a, b = m.daemon("a", [folders[0]]), m.daemon("b", [folders[1]])
+    c = m.daemon("c", [folders[2]])
+    t0 = time.monotonic()
+    wait_converged([a, b], 30, devices=[a.device_id, b.device_id], mesh=m)
+    wait_ingested(c, 2)
+    assert c.device_id not in {o for o, _ in a.vector()}, "a reached c through the partition"
+    while time.monotonic() - t0 < 20:
+        time.sleep(0.5)
+    lab.unpartition("a", "c")
+    lab.unpartition("b", "c")
+    wait_converged([a, b, c], 30, mesh=m)
+    wait_exact([a, b, c], folders, tmp_path, mesh=m)
 
 
 def test_sigkill_mid_sync_nothing_lost_or_doubled(mesh, tmp_path: Path) -> None:
