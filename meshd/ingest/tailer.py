@@ -14,7 +14,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from meshd.core.claude_log import USAGE_MARKER, MalformedLine, parse_line
 from meshd.core.entry import UsageEntry
@@ -155,7 +155,7 @@ def parse_lines(body: bytes, lineno: int, lf: LogFile, device_id: str, parser: P
             if e is None:
                 continue
             if e.message_id is None:
-                e = _with_line_key(e, _line_key(device_id, lf.path, lineno, line))
+                e = replace(e, line_key=_line_key(device_id, lf.path, lineno, line))
             entries.append(e)
         elif line and not _looks_like_json(line):
             skipped += 1
@@ -255,12 +255,6 @@ def _looks_like_json(line: bytes) -> bool:
         return True
     s = line.strip()
     return not s or (s[:1] == b"{" and s[-1:] == b"}")
-
-
-def _with_line_key(e: UsageEntry, key: str) -> UsageEntry:
-    from dataclasses import replace
-
-    return replace(e, line_key=key)
 
 
 def _save_cursor(
