@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -32,7 +33,10 @@ from meshd.v1 import local_pb2, local_pb2_grpc, peer_pb2_grpc
 
 log = logging.getLogger("meshd")
 
-INGEST_POLL = 1.0
+INGEST_POLL = 1.0  # without a file watch (not Linux, watch limit): how often ingest looks for new lines
+WATCHED_POLL = 5.0  # with inotify: the safety-net poll (new roots, missed events, meshctl appends)
+HOUSEKEEPING = 2.0  # refresh the cached vector and the revoked set (also right after each pull)
+WATCH_SETTLE = 0.005  # after a file event, let the writer finish its line before ingesting
 FIRST_ROUND_CAP = 2.5  # seconds the first sync round may delay ingest (restored-backup check)
 
 
@@ -61,6 +65,7 @@ class Daemon:
         self.started_ms = wall_ms()
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()
+        self.ingest_due = asyncio.Event()
         self.revoked: set[str] = set()
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.again: set[str] = set()
@@ -209,35 +214,88 @@ class Daemon:
 
     async def _ingest_loop(self) -> None:
         own = await self.store.held(self.store.device_id, self.store.epoch)
-        while not self.stop_event.is_set():
-            try:
-                await self.store.ingest()
-                now_own = await self.store.held(self.store.device_id, self.store.epoch)
-                if now_own != own:  # ingest, or meshctl (forget, statusline) appended records
-                    own = now_own
-                    self._notify_all(None)
-            except MeshError as e:
-                log.warning("ingest: %s", e)
-            except Exception:
-                log.exception("ingest failed")
-            await self._sleep(INGEST_POLL)
+        watcher = self._start_watch()
+        poll = WATCHED_POLL if watcher is not None else INGEST_POLL
+        try:
+            while not self.stop_event.is_set():
+                self.ingest_due.clear()
+                try:
+                    await self.store.ingest()
+                    now_own = await self.store.held(self.store.device_id, self.store.epoch)
+                    if now_own != own:  # ingest, or meshctl (forget, statusline) appended records
+                        own = now_own
+                        self._notify_all(None)
+                except MeshError as e:
+                    log.warning("ingest: %s", e)
+                except Exception:
+                    log.exception("ingest failed")
+                if not await self._wait_ingest_due(poll) and watcher is not None:
+                    if watcher.active:
+                        watcher.rescan()  # folders made while nobody watched them
+                    else:
+                        watcher, poll = None, INGEST_POLL  # the watch died: poll as before
+        finally:
+            if watcher is not None:
+                watcher.close()
+
+    def _start_watch(self):  # type: ignore[no-untyped-def]
+        """inotify on the local log folders (Linux), or None: then ingest polls every INGEST_POLL."""
+        from meshd.ingest.watch import DirWatcher, WatchUnavailable
+
+        w = DirWatcher(self._watch_tops, self.ingest_due.set)
+        try:
+            w.start()
+        except (WatchUnavailable, OSError) as e:
+            log.info("file watch unavailable (%s); polling local logs every %.1f s", e, INGEST_POLL)
+            w.close()
+            return None
+        log.info("watching %d folder(s) for new log lines", len(w.wds))
+        return w
+
+    def _watch_tops(self) -> list[Path]:
+        from meshd.ingest.sources import claude_roots
+
+        try:
+            return [r / "projects" for r in claude_roots(configured=self.config.claude_dirs)]
+        except MeshError:
+            return []
+
+    async def _wait_ingest_due(self, timeout: float) -> bool:
+        """Sleep until a file event (True; after a short settle) or `timeout` / shutdown (False)."""
+        try:
+            await asyncio.wait_for(self.ingest_due.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        await asyncio.sleep(WATCH_SETTLE)
+        return not self.stop_event.is_set()
 
     async def _housekeeping(self) -> None:
         while not self.stop_event.is_set():
             try:
                 self.vector = await self.store.vector()
-                revoked = await self.store.forgotten()
-                new = revoked - self.revoked
-                self.revoked = revoked
-                for did in new:
-                    n = self.table.forget(did)
-                    await self.store.drop_peers(did)
-                    log.warning("device %s was forgotten: refusing it (%d address(es) dropped)", did[:12], n)
-                if new and self.creds is not None:
-                    self.creds.refresh()
+                await self._check_revoked()
             except Exception:
                 log.exception("housekeeping failed")
-            await self._sleep(1.0)
+            await self._sleep(HOUSEKEEPING)
+
+    async def _check_revoked(self) -> None:
+        """Apply forget records that arrived (gossip, meshctl): refuse the device, cut its calls."""
+        revoked = await self.store.forgotten()
+        new = revoked - self.revoked
+        self.revoked = revoked
+        for did in new:
+            n = self.table.forget(did)
+            await self.store.drop_peers(did)
+            await self._drop_device_channels(did)
+            log.warning("device %s was forgotten: refusing it (%d address(es) dropped)", did[:12], n)
+        if new and self.creds is not None:
+            self.creds.refresh()
+
+    async def _drop_device_channels(self, device_id: str) -> None:
+        """Close our channels to a device (its connections end; we never dial it again)."""
+        for p in list(self.table.peers.values()):
+            if p.device_id == device_id:
+                await self._drop_channel(p.address)
 
     async def _sleep(self, s: float) -> None:
         try:
@@ -252,7 +310,7 @@ class Daemon:
                 self._spawn(self._sync_peer(p.address))
             self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), min(max(self.table.wait(time.monotonic()), 0.05), 1.0))
+                await asyncio.wait_for(self.wake.wait(), min(max(self.table.wait(time.monotonic()), 0.05), 5.0))
             except asyncio.TimeoutError:
                 pass
 
@@ -320,6 +378,7 @@ class Daemon:
         if address in self.again:
             self.again.discard(address)
             self._spawn(self._sync_peer(address, notify=False))
+        self.wake.set()  # the sync loop re-plans with this peer's next attempt
         return res, err, time.monotonic() - t0
 
     def _contact(self, hello: Hello, host: str | None, wants_pull: bool) -> None:
@@ -340,6 +399,7 @@ class Daemon:
 
     def _after_pull(self, n: int, from_id: str) -> None:
         self._notify_all(from_id)
+        self._spawn(self._check_revoked())  # a forget record may have arrived: act on it at once
 
     def _notify_all(self, exclude: str | None) -> None:
         """Tell every online peer (one address per device) that we have news."""
@@ -418,6 +478,7 @@ class Daemon:
         self.revoked = self.revoked | {device_id}
         n = self.table.forget(device_id)
         await self.store.drop_peers(device_id)
+        await self._drop_device_channels(device_id)
         if self.creds is not None:
             self.creds.refresh()
         self._notify_all(None)
