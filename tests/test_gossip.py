@@ -224,3 +224,79 @@ def test_forgotten_device_stays_forgotten_in_any_order(tmp_path: Path) -> None:
             await x.store.close()
 
     run(go())
+
+
+async def _restored_pair(tmp_path: Path) -> tuple[Gossip, Gossip, int]:
+    """a (6 records) is backed up, writes 3 more that b pulls, then a is restored from the backup."""
+    a = await node(tmp_path / "a", 5, "a")
+    await a.store.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "backup")
+    a = await node(tmp_path / "a", 0, "a")
+    await a.store.append_local("device", [b'{"name":"a1"}', b'{"name":"a2"}', b'{"name":"a3"}'])
+    b = await node(tmp_path / "b", 3, "b")
+    await b.sync(MemClient(a, b))
+    await a.store.close()
+    shutil.rmtree(tmp_path / "a")
+    shutil.copytree(tmp_path / "backup", tmp_path / "a")
+    a = await node(tmp_path / "a", 0, "a")
+    return a, b, a.store.epoch
+
+
+def test_restored_backup_is_detected_when_the_peer_calls_us(tmp_path: Path) -> None:
+    """Inbound detection: b's Notify (or Pull) shows it holds more of a's current log than a does."""
+    async def go() -> None:
+        for how in ("notify", "pull"):
+            a, b, old = await _restored_pair(tmp_path / how)
+            v = await b.store.vector()
+            if how == "notify":
+                assert await a.on_notify(b.hello(), v)  # a lacks records: it will pull
+            else:
+                assert [x async for x in a.serve_pull(v, b.store.device_id)] == []
+            assert a.store.epoch != old, how
+            await a.store.append_local("device", [b'{"name":"after"}'])
+            va = await a.store.vector()
+            assert va[(a.store.device_id, a.store.epoch)] == 1 and va[(a.store.device_id, old)] == 6
+            await a.sync(MemClient(b, a))  # the old epoch's tail comes back from b, no seq reused
+            await b.sync(MemClient(a, b))
+            assert await a.store.vector() == await b.store.vector()
+            assert (await a.store.vector())[(a.store.device_id, old)] == 9
+            assert sql(a, "SELECT group_concat(body, '|') FROM (SELECT body FROM log WHERE origin=? AND epoch=?"
+                       " ORDER BY seq)", a.store.device_id, old) == \
+                sql(b, "SELECT group_concat(body, '|') FROM (SELECT body FROM log WHERE origin=? AND epoch=?"
+                    " ORDER BY seq)", a.store.device_id, old)
+            for g in (a, b):
+                await g.store.close()
+
+    run(go())
+
+
+def test_restored_backup_rotates_once_however_many_detect_it(tmp_path: Path) -> None:
+    async def go() -> None:
+        a, b, old = await _restored_pair(tmp_path)
+        v = await b.store.vector()
+        results = await asyncio.gather(a.on_notify(b.hello(), v), a.on_notify(b.hello(), v),
+                                       a.sync(MemClient(b, a), notify=False))
+        assert results[2].rotated in (True, False)
+        epochs = {e for (o, e) in await a.store.vector() if o == a.store.device_id}
+        assert a.store.epoch != old and epochs <= {old, a.store.epoch}
+        assert sql(a, "SELECT COUNT(DISTINCT value) FROM meta WHERE key='epoch'")[0] == 1
+        for g in (a, b):
+            await g.store.close()
+
+    run(go())
+
+
+def test_a_peer_that_holds_less_of_our_log_is_no_restore(tmp_path: Path) -> None:
+    async def go() -> None:
+        a, b = await node(tmp_path / "a", 5, "a"), await node(tmp_path / "b", 0, "b")
+        await b.sync(MemClient(a, b))
+        old = a.store.epoch
+        await a.store.append_local("device", [b'{"name":"x"}'])  # a is ahead of b: normal
+        assert not (await a.sync(MemClient(b, a), notify=False)).rotated
+        await a.on_notify(b.hello(), await b.store.vector())
+        assert [x async for x in a.serve_pull(await b.store.vector(), b.store.device_id)]
+        assert a.store.epoch == old
+        for g in (a, b):
+            await g.store.close()
+
+    run(go())

@@ -208,6 +208,53 @@ def test_deleted_database_new_epoch_totals_exact(mesh, tmp_path: Path) -> None:
     wait_exact(ds, [m.folder(k) for k in "abc"], tmp_path)
 
 
+def _log_bodies(home: Path, origin: str, epoch: int) -> list[bytes]:
+    import sqlite3
+    conn = sqlite3.connect(f"file:{home / 'meshd.db'}?mode=ro", uri=True)
+    try:
+        return [bytes(b) for (b,) in conn.execute("SELECT body FROM log WHERE origin=? AND epoch=? ORDER BY seq",
+                                                  (origin, epoch))]
+    finally:
+        conn.close()
+
+
+def test_restored_backup_starts_a_new_epoch_and_never_reuses_a_seq(mesh, tmp_path: Path) -> None:
+    """DESIGN §4: c's database is restored from a backup while a and b hold more of c's log than
+    the backup does. The restarted daemon must learn that before it ingests, start a new epoch,
+    get the old epoch's tail back unchanged, and keep the totals exact."""
+    m = mesh("abc")
+    history(m, "abc")
+    ds = [m.start("a", "bc"), m.start("b", "ac"), m.start("c", "ab")]
+    a, b, c = ds
+    wait_for(lambda: converged(ds, 3), 15, "3 daemons to converge")
+    assert c.stop() == 0
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    for f in c.home.glob("meshd.db*"):
+        shutil.copy(f, backup / f.name)
+    c.start()
+    before = own_seq(c)
+    append_claude_lines(m.folder("c"), 7, seed=321, tag="after-backup")
+    wait_for(lambda: own_seq(c) >= before + 7 and converged(ds, 3), 15, "c's new lines on every replica")
+    old_epoch = next(e for (o, e) in c.vector() if o == c.device_id)
+    reference_log = _log_bodies(a.home, c.device_id, old_epoch)
+    assert len(reference_log) == before + 7
+    assert c.stop() == 0
+    for f in c.home.glob("meshd.db*"):
+        f.unlink()
+    for f in backup.iterdir():
+        shutil.copy(f, c.home / f.name)  # the restore: c's own log is 7 records behind a's and b's copies
+    append_claude_lines(m.folder("c"), 3, seed=654, tag="after-restore")
+    c.start()
+    wait_for(lambda: converged(ds, 4), 20, "c's new epoch to reach everyone (4 logs)")
+    new_epoch = next(e for (o, e) in c.vector() if o == c.device_id and e != old_epoch)
+    assert "restored backup detected" in "".join(c.lines)
+    for d in ds:  # the old epoch is the same log everywhere: no seq of it was assigned twice
+        assert _log_bodies(d.home, c.device_id, old_epoch) == reference_log, d.name
+        assert _log_bodies(d.home, c.device_id, new_epoch)
+    wait_exact(ds, [m.folder(k) for k in "abc"], tmp_path)
+
+
 def test_forgotten_device_stays_forgotten(mesh, tmp_path: Path) -> None:
     m = mesh("abc")
     history(m, "abc")

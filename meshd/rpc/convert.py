@@ -12,13 +12,14 @@ _U63 = 1 << 63
 
 def hello_to_pb(h: Hello) -> peer_pb2.Hello:
     return peer_pb2.Hello(device_id=h.device_id, epoch=h.epoch, protocol_version=h.protocol_version,
-                          boot_id=h.boot_id, listen_port=h.listen_port)
+                          boot_id=h.boot_id, listen_port=h.listen_port, vector_digest=h.vector_digest)
 
 
 def hello_from_pb(m: peer_pb2.Hello) -> Hello:
-    if m.epoch >= _U63 or m.listen_port > 65535 or len(m.boot_id) > 64 or len(m.device_id) > 64:
+    if m.epoch >= _U63 or m.listen_port > 65535 or len(m.boot_id) > 64 or len(m.device_id) > 64 \
+            or len(m.vector_digest) > 64:
         raise PeerError("hello: field out of range")
-    return Hello(m.device_id, m.epoch, m.protocol_version, m.boot_id, m.listen_port)
+    return Hello(m.device_id, m.epoch, m.protocol_version, m.boot_id, m.listen_port, m.vector_digest)
 
 
 def handshake_to_pb(r: HandshakeReply) -> peer_pb2.HandshakeResponse:

@@ -18,26 +18,33 @@ MAX_MESSAGE = 4 << 20  # batches stay under 1 MiB; 4 MiB is gRPC's default recei
 ID_METADATA = "meshd-device-id"
 
 # p2p-anchors.md §4: set keepalive on both sides, or idle pings earn GOAWAY too_many_pings.
+# Liveness comes from the push-pull rounds themselves (each call has a deadline; a failed call
+# drops the channel), so keepalive pings only reap dead connections: every 5 minutes is plenty,
+# and an idle round then costs one Handshake call (~600 B on the wire). BDP probing is off: its
+# PINGs followed every small response (~350 B each) and loopback/LAN windows do not need it.
+KEEPALIVE_MS = 300_000
 SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.so_reuseport", 0),  # a port another daemon holds is an error, not a silent share
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 25_000),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.bdp_probe", 0),
 ]
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
     # A restarted peer is dialled within a second, not after gRPC's default 1..120 s backoff.
     ("grpc.initial_reconnect_backoff_ms", 300),
     ("grpc.min_reconnect_backoff_ms", 300),
     ("grpc.max_reconnect_backoff_ms", 3_000),
     ("grpc.enable_retries", 0),
+    ("grpc.http2.bdp_probe", 0),
 ]
 
 

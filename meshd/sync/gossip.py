@@ -6,6 +6,8 @@ the rpc layer implements PeerClient over gRPC, tests implement it in memory.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ log = logging.getLogger("meshd.gossip")
 PROTOCOL_VERSION = 1
 MAX_VECTOR = 100_000  # logs in one vector: one per (device, epoch) ever seen, so small in practice
 PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
+DIGEST_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Hello:
     protocol_version: int = PROTOCOL_VERSION
     boot_id: str = ""
     listen_port: int = 0
+    vector_digest: bytes = b""  # the sender's vector_digest() when it sent this; b"": not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class SyncResult:
     malformed: int = 0
     rotated: bool = False
     notified: bool = False
+    in_sync: bool = False  # the vectors' digests matched: nothing was pulled or notified
     errors: list[str] = field(default_factory=list)
 
 
@@ -94,6 +99,14 @@ def check_vector(v: Vector) -> None:
             raise PeerError("vector entry out of range")
 
 
+def vector_digest(v: Vector) -> bytes:
+    """16 bytes naming a vector's content: equal digests mean equal vectors (an idle round ends)."""
+    h = hashlib.sha256()
+    for (origin, epoch), seq in sorted(v.items()):
+        h.update(b"%s:%d:%d\n" % (origin.encode(), epoch, seq))
+    return h.digest()[:DIGEST_BYTES]
+
+
 def behind(mine: Vector, theirs: Vector) -> int:
     """Records `theirs` lacks compared with `mine`."""
     return sum(seq - theirs.get(lg, 0) for lg, seq in mine.items() if seq > theirs.get(lg, 0))
@@ -109,9 +122,11 @@ class Gossip:
         self.listen_port = listen_port
         self.on_applied = on_applied  # (records, from device id): e.g. notify the other peers
         self.peer_vectors: dict[str, Vector] = {}  # last vector seen per peer device id
+        self._rotating = asyncio.Lock()
 
-    def hello(self) -> Hello:
-        return Hello(self.store.device_id, self.store.epoch, PROTOCOL_VERSION, self.boot_id, self.listen_port)
+    def hello(self, digest: bytes = b"") -> Hello:
+        return Hello(self.store.device_id, self.store.epoch, PROTOCOL_VERSION, self.boot_id, self.listen_port,
+                     digest)
 
     async def _refuse_if_bad(self, h: Hello) -> None:
         check_hello(h)
@@ -125,12 +140,17 @@ class Gossip:
     async def on_handshake(self, peer: Hello) -> HandshakeReply:
         """Answer a caller's Hello; raises PeerError/PeerRefused for bad or refused callers."""
         await self._refuse_if_bad(peer)
-        return HandshakeReply(self.hello(), await self.store.held(peer.device_id, peer.epoch))
+        mine = await self.store.vector()
+        digest = vector_digest(mine)
+        if peer.vector_digest == digest:
+            self.peer_vectors[peer.device_id] = mine
+        return HandshakeReply(self.hello(digest), mine.get((peer.device_id, peer.epoch), 0))
 
     async def serve_pull(self, theirs: Vector, caller: str | None = None,
                          max_records: int = 0) -> AsyncIterator[Batch]:
         """Every batch `theirs` lacks, per log in ascending seq (our own log first)."""
         check_vector(theirs)
+        await self._check_restored(theirs, caller)
         mine = await self.store.vector()
         if caller:
             self.peer_vectors[caller] = dict(theirs)
@@ -153,6 +173,7 @@ class Gossip:
         """A peer has news: True when it holds something we lack (the caller then pulls)."""
         await self._refuse_if_bad(peer)
         check_vector(theirs)
+        await self._check_restored(theirs, peer.device_id)
         self.peer_vectors[peer.device_id] = dict(theirs)
         mine = await self.store.vector()
         return behind(theirs, mine) > 0
@@ -162,11 +183,19 @@ class Gossip:
     async def sync(self, client: PeerClient, *, notify: bool = True) -> SyncResult:
         """One push-pull round: handshake, pull until nothing is dropped, then notify the peer."""
         res = SyncResult()
-        reply = await client.handshake(self.hello())
+        mine_epoch = self.store.epoch
+        mine = await self.store.vector()
+        digest = vector_digest(mine)
+        reply = await client.handshake(self.hello(digest))
         await self._refuse_if_bad(reply.hello)
         res.peer_id = reply.hello.device_id
-        if reply.held_of_you > await self.store.held(self.store.device_id, self.store.epoch):
-            await self._rotate(res, f"{res.peer_id[:12]} holds seq {reply.held_of_you} of our current log")
+        if await self._rotate_if_behind(mine_epoch, reply.held_of_you,
+                                        f"{res.peer_id[:12]} holds seq {reply.held_of_you} of our current log"):
+            res.rotated = True
+        elif reply.hello.vector_digest == digest:  # same vectors: an idle round is this one call
+            res.in_sync = True
+            self.peer_vectors[res.peer_id] = mine
+            return res
         for _ in range(PULL_ROUNDS):
             if not await self._pull_once(client, res):
                 break
@@ -190,7 +219,9 @@ class Gossip:
                 try:
                     n = await self.store.apply(batch)
                 except OwnLogAhead:
-                    await self._rotate(res, f"{res.peer_id[:12]} streamed records of our current log")
+                    if await self._rotate_if_behind(batch.epoch, batch.last_seq,
+                                                    f"{res.peer_id[:12]} streamed records of our current log"):
+                        res.rotated = True
                     n = await self.store.apply(batch)
             except LogGapError as e:
                 log.info("dropped a batch of %s/%d from %s: %s; pulling it again",
@@ -209,8 +240,23 @@ class Gossip:
             res.pulled += n
         return again
 
-    async def _rotate(self, res: SyncResult, why: str) -> None:
-        old = self.store.epoch
-        new = await self.store.rotate_epoch()
-        res.rotated = True
-        log.warning("restored backup detected (%s): epoch %d -> %d", why, old, new)
+    async def _check_restored(self, theirs: Vector, peer: str | None) -> None:
+        """A caller's vector holds more of our current log than we do: we were restored from a backup."""
+        epoch = self.store.epoch
+        held_by_them = theirs.get((self.store.device_id, epoch), 0)
+        if held_by_them:
+            await self._rotate_if_behind(epoch, held_by_them,
+                                         f"{(peer or 'a caller')[:12]} holds seq {held_by_them} of our current log")
+
+    async def _rotate_if_behind(self, epoch: int, held_by_peer: int, why: str) -> bool:
+        """DESIGN §4: when a peer holds more of our current (device, epoch) log than we do, start a
+        new epoch, so no seq of the old one is ever assigned twice. Once per detection, however
+        many peers and calls notice it at the same time; True when this call rotated."""
+        async with self._rotating:
+            if self.store.epoch != epoch:
+                return False  # already rotated by a concurrent detection
+            if held_by_peer <= await self.store.held(self.store.device_id, epoch):
+                return False
+            new = await self.store.rotate_epoch()
+        log.warning("restored backup detected (%s): epoch %d -> %d", why, epoch, new)
+        return True

@@ -24,31 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13meshd/v1/peer.proto\x12\x08meshd.v1\"i\n\x05Hello\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x18\n\x10protocol_version\x18\x03 \x01(\r\x12\x0f\n\x07\x62oot_id\x18\x04 \x01(\t\x12\x13\n\x0blisten_port\x18\x05 \x01(\r\"2\n\x10HandshakeRequest\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\"H\n\x11HandshakeResponse\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\x12\x13\n\x0bheld_of_you\x18\x02 \x01(\x04\"=\n\x0bVectorEntry\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07max_seq\x18\x03 \x01(\x04\"I\n\x0bPullRequest\x12%\n\x06vector\x18\x01 \x03(\x0b\x32\x15.meshd.v1.VectorEntry\x12\x13\n\x0bmax_records\x18\x02 \x01(\x04\"1\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"t\n\x0cPullResponse\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\x12!\n\x07records\x18\x05 \x03(\x0b\x32\x10.meshd.v1.Record\"V\n\rNotifyRequest\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\x12%\n\x06vector\x18\x02 \x03(\x0b\x32\x15.meshd.v1.VectorEntry\"#\n\x0eNotifyResponse\x12\x11\n\twill_pull\x18\x01 \x01(\x08\x32\xc9\x01\n\x0bPeerService\x12\x44\n\tHandshake\x12\x1a.meshd.v1.HandshakeRequest\x1a\x1b.meshd.v1.HandshakeResponse\x12\x37\n\x04Pull\x12\x15.meshd.v1.PullRequest\x1a\x16.meshd.v1.PullResponse0\x01\x12;\n\x06Notify\x12\x17.meshd.v1.NotifyRequest\x1a\x18.meshd.v1.NotifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13meshd/v1/peer.proto\x12\x08meshd.v1\"\x80\x01\n\x05Hello\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x18\n\x10protocol_version\x18\x03 \x01(\r\x12\x0f\n\x07\x62oot_id\x18\x04 \x01(\t\x12\x13\n\x0blisten_port\x18\x05 \x01(\r\x12\x15\n\rvector_digest\x18\x06 \x01(\x0c\"2\n\x10HandshakeRequest\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\"H\n\x11HandshakeResponse\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\x12\x13\n\x0bheld_of_you\x18\x02 \x01(\x04\"=\n\x0bVectorEntry\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07max_seq\x18\x03 \x01(\x04\"I\n\x0bPullRequest\x12%\n\x06vector\x18\x01 \x03(\x0b\x32\x15.meshd.v1.VectorEntry\x12\x13\n\x0bmax_records\x18\x02 \x01(\x04\"1\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"t\n\x0cPullResponse\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\x12!\n\x07records\x18\x05 \x03(\x0b\x32\x10.meshd.v1.Record\"V\n\rNotifyRequest\x12\x1e\n\x05hello\x18\x01 \x01(\x0b\x32\x0f.meshd.v1.Hello\x12%\n\x06vector\x18\x02 \x03(\x0b\x32\x15.meshd.v1.VectorEntry\"#\n\x0eNotifyResponse\x12\x11\n\twill_pull\x18\x01 \x01(\x08\x32\xc9\x01\n\x0bPeerService\x12\x44\n\tHandshake\x12\x1a.meshd.v1.HandshakeRequest\x1a\x1b.meshd.v1.HandshakeResponse\x12\x37\n\x04Pull\x12\x15.meshd.v1.PullRequest\x1a\x16.meshd.v1.PullResponse0\x01\x12;\n\x06Notify\x12\x17.meshd.v1.NotifyRequest\x1a\x18.meshd.v1.NotifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'meshd.v1.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HELLO']._serialized_start=33
-  _globals['_HELLO']._serialized_end=138
-  _globals['_HANDSHAKEREQUEST']._serialized_start=140
-  _globals['_HANDSHAKEREQUEST']._serialized_end=190
-  _globals['_HANDSHAKERESPONSE']._serialized_start=192
-  _globals['_HANDSHAKERESPONSE']._serialized_end=264
-  _globals['_VECTORENTRY']._serialized_start=266
-  _globals['_VECTORENTRY']._serialized_end=327
-  _globals['_PULLREQUEST']._serialized_start=329
-  _globals['_PULLREQUEST']._serialized_end=402
-  _globals['_RECORD']._serialized_start=404
-  _globals['_RECORD']._serialized_end=453
-  _globals['_PULLRESPONSE']._serialized_start=455
-  _globals['_PULLRESPONSE']._serialized_end=571
-  _globals['_NOTIFYREQUEST']._serialized_start=573
-  _globals['_NOTIFYREQUEST']._serialized_end=659
-  _globals['_NOTIFYRESPONSE']._serialized_start=661
-  _globals['_NOTIFYRESPONSE']._serialized_end=696
-  _globals['_PEERSERVICE']._serialized_start=699
-  _globals['_PEERSERVICE']._serialized_end=900
+  _globals['_HELLO']._serialized_start=34
+  _globals['_HELLO']._serialized_end=162
+  _globals['_HANDSHAKEREQUEST']._serialized_start=164
+  _globals['_HANDSHAKEREQUEST']._serialized_end=214
+  _globals['_HANDSHAKERESPONSE']._serialized_start=216
+  _globals['_HANDSHAKERESPONSE']._serialized_end=288
+  _globals['_VECTORENTRY']._serialized_start=290
+  _globals['_VECTORENTRY']._serialized_end=351
+  _globals['_PULLREQUEST']._serialized_start=353
+  _globals['_PULLREQUEST']._serialized_end=426
+  _globals['_RECORD']._serialized_start=428
+  _globals['_RECORD']._serialized_end=477
+  _globals['_PULLRESPONSE']._serialized_start=479
+  _globals['_PULLRESPONSE']._serialized_end=595
+  _globals['_NOTIFYREQUEST']._serialized_start=597
+  _globals['_NOTIFYREQUEST']._serialized_end=683
+  _globals['_NOTIFYRESPONSE']._serialized_start=685
+  _globals['_NOTIFYRESPONSE']._serialized_end=720
+  _globals['_PEERSERVICE']._serialized_start=723
+  _globals['_PEERSERVICE']._serialized_end=924
 # @@protoc_insertion_point(module_scope)

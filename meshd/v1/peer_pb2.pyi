@@ -7,18 +7,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Hello(_message.Message):
-    __slots__ = ("device_id", "epoch", "protocol_version", "boot_id", "listen_port")
+    __slots__ = ("device_id", "epoch", "protocol_version", "boot_id", "listen_port", "vector_digest")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     LISTEN_PORT_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_DIGEST_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     epoch: int
     protocol_version: int
     boot_id: str
     listen_port: int
-    def __init__(self, device_id: _Optional[str] = ..., epoch: _Optional[int] = ..., protocol_version: _Optional[int] = ..., boot_id: _Optional[str] = ..., listen_port: _Optional[int] = ...) -> None: ...
+    vector_digest: bytes
+    def __init__(self, device_id: _Optional[str] = ..., epoch: _Optional[int] = ..., protocol_version: _Optional[int] = ..., boot_id: _Optional[str] = ..., listen_port: _Optional[int] = ..., vector_digest: _Optional[bytes] = ...) -> None: ...
 
 class HandshakeRequest(_message.Message):
     __slots__ = ("hello",)
