@@ -25,7 +25,7 @@ from meshd.errors import LogRuleError, MeshError, PeerError, PeerRefused, SelfPe
 from meshd.rpc import convert
 from meshd.rpc.creds import SERVER_OPTIONS, Credentials, load_credentials
 from meshd.rpc.local import LocalServicer, socket_path
-from meshd.rpc.peer import GrpcPeerClient, PeerServicer
+from meshd.rpc.peer import MAX_CONCURRENT_RPCS, GrpcPeerClient, PeerLimits, PeerServicer
 from meshd.store.writer import ReplicaStore
 from meshd.sync.gossip import Gossip, Hello, SyncResult, behind
 from meshd.sync.peers import PeerTable
@@ -36,7 +36,8 @@ log = logging.getLogger("meshd")
 INGEST_POLL = 1.0  # without a file watch (not Linux, watch limit): how often ingest looks for new lines
 WATCHED_POLL = 5.0  # with inotify: the safety-net poll (new roots, missed events, meshctl appends)
 HOUSEKEEPING = 2.0  # refresh the cached vector and the revoked set (also right after each pull)
-WATCH_SETTLE = 0.005  # after a file event, let the writer finish its line before ingesting
+WATCH_SETTLE = 0.005
+REVOKE_GRACE = 0.2  # seconds members' in-flight calls get when revocation closes every connection  # after a file event, let the writer finish its line before ingesting
 FIRST_ROUND_CAP = 2.5  # seconds the first sync round may delay ingest (restored-backup check)
 
 
@@ -78,6 +79,8 @@ class Daemon:
         self.gossip: Gossip | None = None
         self.discovery = None
         self.health = health.aio.HealthServicer()
+        self.peer_server: grpc.aio.Server | None = None
+        self.server_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -87,19 +90,9 @@ class Daemon:
                                       revoked=lambda: self.revoked)
         self.revoked = await self.store.forgotten()
         host, _, port = self.opts.listen.rpartition(":")
-        peer_server = grpc.aio.server(interceptors=self.creds.interceptors, options=SERVER_OPTIONS)
         self.gossip = Gossip(self.store, self.boot_id, on_applied=self._after_pull)
-        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.gossip, self.creds, self._contact),
-                                                        peer_server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, peer_server)
-        try:
-            self.port = self.creds.add_port(peer_server, self.opts.listen)
-        except RuntimeError as e:
-            raise MeshError(f"cannot listen on {self.opts.listen}: {e}") from None
-        if not self.port:
-            raise MeshError(f"cannot listen on {self.opts.listen} (address in use?)")
+        await self._serve_peers(self.opts.listen)
         self.gossip.listen_port = self.port
-        await peer_server.start()
         local_server = await self._start_local()
         sec = getattr(self.creds, "security", None)
         if sec is not None:
@@ -128,7 +121,9 @@ class Daemon:
         for t in tasks:
             t.cancel()
         await asyncio.wait(tasks, timeout=3) if tasks else None
-        await peer_server.stop(2)
+        async with self.server_lock:
+            if self.peer_server is not None:
+                await self.peer_server.stop(2)
         await local_server.stop(1)
         if sec is not None:
             await sec.stop(0.5)
@@ -136,6 +131,44 @@ class Daemon:
             await ch.close()
         await self.store.close()
         return 0
+
+    async def _serve_peers(self, listen: str) -> None:
+        """Start the peer gRPC server (mTLS, the auth interceptor, limits) on `listen`."""
+        assert self.creds is not None and self.gossip is not None
+        server = grpc.aio.server(interceptors=[*self.creds.interceptors, PeerLimits()], options=SERVER_OPTIONS,
+                                 maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
+        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.gossip, self.creds, self._contact), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        try:
+            port = self.creds.add_port(server, listen)
+        except RuntimeError as e:
+            raise MeshError(f"cannot listen on {listen}: {e}") from None
+        if not port:
+            raise MeshError(f"cannot listen on {listen} (address in use?)")
+        await server.start()
+        self.peer_server, self.port = server, port
+
+    async def _close_peer_connections(self) -> None:
+        """Close every open peer connection: grpc cannot close one client's connection, so the peer
+        server is replaced on the same port. Used when a device is revoked; members reconnect at
+        once (their next call), the revoked device's calls are refused by the interceptor."""
+        host = self.opts.listen.rpartition(":")[0]
+        async with self.server_lock:
+            if self.peer_server is None or self.stop_event.is_set():
+                return
+            await self.peer_server.stop(REVOKE_GRACE)
+            self.peer_server = None
+            for attempt in range(50):
+                try:
+                    await self._serve_peers(f"{host}:{self.port}")
+                    log.info("revocation: closed every peer connection; serving again on port %d", self.port)
+                    return
+                except MeshError as e:
+                    if attempt == 49:
+                        log.error("revocation: cannot serve peers again: %s; stopping", e)
+                        self.stop_event.set()
+                        return
+                    await asyncio.sleep(0.1)
 
     async def _start_local(self) -> grpc.aio.Server:
         path = socket_path(self.config.home)
@@ -282,14 +315,22 @@ class Daemon:
         """Apply forget records that arrived (gossip, meshctl): refuse the device, cut its calls."""
         revoked = await self.store.forgotten()
         new = revoked - self.revoked
-        self.revoked = revoked
-        for did in new:
+        self.revoked = revoked | self.revoked
+        if new:
+            await self._revoke(new)
+
+    async def _revoke(self, dids: set[str]) -> None:
+        """Refuse these devices from now on: no dialling, their open calls ended with
+        PERMISSION_DENIED (interceptor), then every peer connection closed so none of theirs survives."""
+        for did in dids:
             n = self.table.forget(did)
             await self.store.drop_peers(did)
             await self._drop_device_channels(did)
             log.warning("device %s was forgotten: refusing it (%d address(es) dropped)", did[:12], n)
-        if new and self.creds is not None:
+        if self.creds is not None:
             self.creds.refresh()
+        await asyncio.sleep(0.05)  # let the PERMISSION_DENIED statuses reach the revoked callers
+        await self._close_peer_connections()
 
     async def _drop_device_channels(self, device_id: str) -> None:
         """Close our channels to a device (its connections end; we never dial it again)."""
@@ -475,13 +516,12 @@ class Daemon:
         return out
 
     async def forget(self, device_id: str) -> int:
+        fresh = device_id not in self.revoked
         self.revoked = self.revoked | {device_id}
         n = self.table.forget(device_id)
-        await self.store.drop_peers(device_id)
-        await self._drop_device_channels(device_id)
-        if self.creds is not None:
-            self.creds.refresh()
         self._notify_all(None)
+        if fresh:
+            self._spawn(self._revoke({device_id}))
         return n
 
 

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 import grpc
 
-MAX_MESSAGE = 4 << 20  # batches stay under 1 MiB; 4 MiB is gRPC's default receive limit
+MAX_MESSAGE = 4 << 20  # what a client accepts: batches stay under 1 MiB, with room to spare
+MAX_REQUEST = 1 << 20  # what the peer server accepts: hellos and vectors (10,000 logs is ~600 KB)
+MAX_STREAMS_PER_CONNECTION = 16  # HTTP/2 streams one connection may open (per-peer limits: rpc/peer.py)
 ID_METADATA = "meshd-device-id"
 
 # p2p-anchors.md §4: set keepalive on both sides, or idle pings earn GOAWAY too_many_pings.
@@ -25,8 +27,9 @@ ID_METADATA = "meshd-device-id"
 KEEPALIVE_MS = 300_000
 SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.so_reuseport", 0),  # a port another daemon holds is an error, not a silent share
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_REQUEST),
     ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 25_000),
     ("grpc.keepalive_time_ms", KEEPALIVE_MS),

@@ -5,6 +5,7 @@ Servicers are adapters: convert, call the gossip engine, map errors to status co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -21,14 +22,106 @@ log = logging.getLogger("meshd.rpc")
 
 Contact = Callable[[Hello, str | None, bool], None]  # (hello, caller host, wants a pull back)
 
+# Limits on what one peer may hold open (a member is trusted with data, not with our resources).
+MAX_CALLS_PER_PEER = 8  # concurrent peer RPCs of one device (or one address without mTLS)
+MAX_PULLS_PER_PEER = 2  # of which Pull streams
+MAX_CONCURRENT_RPCS = 64  # the whole peer server
+SLOW_READER_SECONDS = 30.0  # a Pull whose caller reads nothing for this long is ended
+PULL = "/meshd.v1.PeerService/Pull"
+
+
+def caller_key(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling, for limits: the device id from the certificate, else the caller's host."""
+    from meshd.security import tls
+
+    did = tls.peer_device_id(context)
+    if did:
+        return did
+    return peer_host(context.peer()) or context.peer()
+
+
+class PeerLimits(grpc.aio.ServerInterceptor):
+    """Caps the calls one peer holds open at once; beyond them RESOURCE_EXHAUSTED (and a log line)."""
+
+    def __init__(self, per_peer: int = MAX_CALLS_PER_PEER, pulls_per_peer: int = MAX_PULLS_PER_PEER) -> None:
+        self.per_peer = per_peer
+        self.pulls_per_peer = pulls_per_peer
+        self.calls: dict[str, int] = {}
+        self.pulls: dict[str, int] = {}
+        self.refused = 0
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith("/meshd.v1.PeerService/"):
+            return handler
+        is_pull = handler_call_details.method == PULL
+        limits = self
+
+        def admit(context: grpc.aio.ServicerContext) -> str | None:
+            key = caller_key(context)
+            if limits.calls.get(key, 0) >= limits.per_peer or (
+                    is_pull and limits.pulls.get(key, 0) >= limits.pulls_per_peer):
+                limits.refused += 1
+                log.warning("peer %s: refused %s: too many open calls", key[:12], handler_call_details.method)
+                return None
+            limits.calls[key] = limits.calls.get(key, 0) + 1
+            if is_pull:
+                limits.pulls[key] = limits.pulls.get(key, 0) + 1
+            return key
+
+        def leave(key: str) -> None:
+            for d in ((limits.calls, limits.pulls) if is_pull else (limits.calls,)):
+                d[key] -= 1
+                if d[key] <= 0:
+                    del d[key]
+
+        busy = (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many open calls from this peer (at most {self.per_peer}, {self.pulls_per_peer} pulls)")
+        if handler.unary_unary:
+            fn = handler.unary_unary
+
+            async def unary(request, context):  # type: ignore[no-untyped-def]
+                key = admit(context)
+                if key is None:
+                    await context.abort(*busy)
+                try:
+                    return await fn(request, context)
+                finally:
+                    leave(key)
+
+            return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer,
+                                                       handler.response_serializer)
+        if handler.unary_stream:
+            sfn = handler.unary_stream
+
+            async def stream(request, context):  # type: ignore[no-untyped-def]
+                key = admit(context)
+                if key is None:
+                    await context.abort(*busy)
+                try:
+                    res = sfn(request, context)
+                    if hasattr(res, "__aiter__"):
+                        async for item in res:
+                            await context.write(item)
+                    else:
+                        await res
+                finally:
+                    leave(key)
+
+            return grpc.unary_stream_rpc_method_handler(stream, handler.request_deserializer,
+                                                        handler.response_serializer)
+        return handler
+
 
 class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
     """meshd.v1.PeerService over the gossip engine."""
 
-    def __init__(self, gossip: Gossip, creds: Credentials, on_contact: Contact) -> None:
+    def __init__(self, gossip: Gossip, creds: Credentials, on_contact: Contact, *,
+                 slow_reader: float = SLOW_READER_SECONDS) -> None:
         self.gossip = gossip
         self.creds = creds
         self.on_contact = on_contact
+        self.slow_reader = slow_reader
 
     async def _hello(self, m: peer_pb2.Hello, context: grpc.aio.ServicerContext) -> Hello:
         try:
@@ -59,13 +152,23 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
         return convert.handshake_to_pb(reply)
 
     async def Pull(self, request, context):  # type: ignore[no-untyped-def]
+        """Writes with context.write under a timeout: a caller that stops reading is cut off
+        (DEADLINE_EXCEEDED) after SLOW_READER_SECONDS instead of holding the stream forever."""
         caller = self.creds.caller_id(context)
         if caller is not None and caller in await self.gossip.store.forgotten():
             await self._abort(context, grpc.StatusCode.PERMISSION_DENIED, f"device {caller[:12]} was forgotten")
         try:
             vector = convert.vector_from_pb(request.vector)
-            async for b in self.gossip.serve_pull(vector, caller, request.max_records):
-                yield convert.batch_to_pb(b)
+            stream = self.gossip.serve_pull(vector, caller, request.max_records)
+            try:
+                async for b in stream:
+                    try:
+                        await asyncio.wait_for(context.write(convert.batch_to_pb(b)), self.slow_reader)
+                    except asyncio.TimeoutError:
+                        await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED,
+                                          f"the caller read nothing for {self.slow_reader:.0f} s; stream ended")
+            finally:
+                await stream.aclose()
         except PeerError as e:
             await self._refused(context, e)
 

@@ -13,15 +13,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from meshd.core.oplog import MAX_BATCH_BYTES, Batch, LogId, Vector, is_device_id, missing
+from meshd.core.oplog import MAX_BATCH_BYTES, Batch, LogId, Vector, check_batch, is_device_id, missing
 from meshd.errors import LogGapError, LogRuleError, OwnLogAhead, PeerError, PeerRefused, SelfPeer
 
 log = logging.getLogger("meshd.gossip")
 
 PROTOCOL_VERSION = 1
-MAX_VECTOR = 100_000  # logs in one vector: one per (device, epoch) ever seen, so small in practice
+MAX_VECTOR = 10_000  # logs in one vector: one per (device, epoch) ever seen, so small in practice
 PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
 DIGEST_BYTES = 16
+MAX_BATCH_RECORDS = 100_000  # records in one received batch
+MAX_USELESS_BATCHES = 64  # batches in one pull that bring nothing new before we stop reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,18 @@ def vector_digest(v: Vector) -> bytes:
     for (origin, epoch), seq in sorted(v.items()):
         h.update(b"%s:%d:%d\n" % (origin.encode(), epoch, seq))
     return h.digest()[:DIGEST_BYTES]
+
+
+def check_received(b: Batch) -> None:
+    """Raise LogRuleError for a batch no honest peer sends: too many records, over 1 MiB, or not a
+    well-formed run of records (origin, epoch, prev_seq/last_seq/seqs, kinds, body sizes)."""
+    if len(b.records) > MAX_BATCH_RECORDS:
+        raise LogRuleError(f"batch of {len(b.records)} records (limit {MAX_BATCH_RECORDS})")
+    if sum(len(r.body) + len(r.kind) + 16 for r in b.records) > MAX_BATCH_BYTES:
+        raise LogRuleError(f"batch over {MAX_BATCH_BYTES} bytes")
+    if b.prev_seq >= 1 << 63 or b.last_seq >= 1 << 63:
+        raise LogRuleError("batch seq out of range")
+    check_batch(b, b.prev_seq)  # the shape only; whether it extends what we hold is the store's call
 
 
 def behind(mine: Vector, theirs: Vector) -> int:
@@ -211,11 +225,15 @@ class Gossip:
         """Pull once; True when a batch was dropped for a prev_seq mismatch (pull again)."""
         again = False
         bad: set[LogId] = set()
+        useless = 0
         async for batch in client.pull(await self.store.vector()):
             lg = (batch.origin, batch.epoch)
             if lg in bad:
                 continue
             try:
+                check_received(batch)
+                if lg == (self.store.device_id, self.store.epoch):
+                    await self._own_log_batch(batch, res)
                 try:
                     n = await self.store.apply(batch)
                 except OwnLogAhead:
@@ -238,7 +256,24 @@ class Gossip:
                 bad.add(lg)
                 continue
             res.pulled += n
+            if n == 0:
+                useless += 1
+                if useless > MAX_USELESS_BATCHES:
+                    log.warning("%s keeps sending records we hold; ending this pull", res.peer_id[:12])
+                    res.errors.append("peer re-sent records we hold")
+                    break
         return again
+
+    async def _own_log_batch(self, b: Batch, res: SyncResult) -> None:
+        """A well-formed batch of our own current log: a restored backup when it extends what we
+        hold (rotate, then it is applied as the old epoch's tail); re-delivery or a gap otherwise."""
+        held = await self.store.held(b.origin, b.epoch)
+        if b.last_seq <= held:
+            return
+        if b.prev_seq > held:
+            raise LogGapError(f"batch of our own log starts after seq {b.prev_seq} but we hold {held}")
+        if await self._rotate_if_behind(b.epoch, b.last_seq, f"{res.peer_id[:12]} streamed records of our current log"):
+            res.rotated = True
 
     async def _check_restored(self, theirs: Vector, peer: str | None) -> None:
         """A caller's vector holds more of our current log than we do: we were restored from a backup."""
