@@ -23,13 +23,13 @@ from meshd import __version__
 from meshd.config import Config
 from meshd.errors import LogRuleError, MeshError, PeerError, PeerRefused, SelfPeer
 from meshd.rpc import convert
-from meshd.rpc.creds import SERVER_OPTIONS, Credentials, load_credentials
+from meshd.rpc.creds import Credentials, load_credentials
 from meshd.rpc.local import LocalServicer, socket_path
-from meshd.rpc.peer import MAX_CONCURRENT_RPCS, GrpcPeerClient, PeerLimits, PeerServicer
+from meshd.rpc.peer import GrpcPeerClient, peer_server
 from meshd.store.writer import ReplicaStore
 from meshd.sync.gossip import Gossip, Hello, SyncResult, behind
 from meshd.sync.peers import PeerTable
-from meshd.v1 import local_pb2, local_pb2_grpc, peer_pb2_grpc
+from meshd.v1 import local_pb2, local_pb2_grpc
 
 log = logging.getLogger("meshd")
 
@@ -69,6 +69,7 @@ class Daemon:
         self.ingest_due = asyncio.Event()
         self.revoked: set[str] = set()
         self.channels: dict[str, grpc.aio.Channel] = {}
+        self.pinned: dict[str, str | None] = {}  # address -> the device id its channel checks in TLS
         self.again: set[str] = set()
         self.notifying: dict[str, bool] = {}
         self.tasks: set[asyncio.Task[object]] = set()
@@ -135,9 +136,7 @@ class Daemon:
     async def _serve_peers(self, listen: str) -> None:
         """Start the peer gRPC server (mTLS, the auth interceptor, limits) on `listen`."""
         assert self.creds is not None and self.gossip is not None
-        server = grpc.aio.server(interceptors=[*self.creds.interceptors, PeerLimits()], options=SERVER_OPTIONS,
-                                 maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
-        peer_pb2_grpc.add_PeerServiceServicer_to_server(PeerServicer(self.gossip, self.creds, self._contact), server)
+        server = peer_server(self.gossip, self.creds, self._contact)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         try:
             port = self.creds.add_port(server, listen)
@@ -358,13 +357,16 @@ class Daemon:
     # -- one peer ------------------------------------------------------------------------------
 
     def _client(self, address: str, device_id: str | None) -> GrpcPeerClient:
+        """A client on the address's channel; TLS-pinned to the device once its id is known."""
         ch = self.channels.get(address)
         if ch is None:
             assert self.creds is not None
             ch = self.channels[address] = self.creds.channel(address, device_id)
-        return GrpcPeerClient(ch, self.store.device_id)
+            self.pinned[address] = device_id
+        return GrpcPeerClient(ch, self.store.device_id, expect_id=self.pinned.get(address))
 
     async def _drop_channel(self, address: str) -> None:
+        self.pinned.pop(address, None)
         ch = self.channels.pop(address, None)
         if ch is not None:
             await ch.close()
@@ -406,6 +408,8 @@ class Daemon:
         else:
             now = time.monotonic()
             self.table.succeeded(address, res.peer_id, now)
+            if self.pinned.get(address) is None and self.creds is not None and self.creds.name == "mtls":
+                await self._drop_channel(address)  # the next round dials it pinned to the id it claimed
             if res.errors:
                 err = "; ".join(res.errors)[:300]
                 p.last_error = err

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import grpc
-import pytest
 
 from meshd.security import tls
 from meshd.v1 import peer_pb2, peer_pb2_grpc

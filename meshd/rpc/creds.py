@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import grpc
 
 MAX_MESSAGE = 4 << 20  # what a client accepts: batches stay under 1 MiB, with room to spare
-MAX_REQUEST = 1 << 20  # what the peer server accepts: hellos and vectors (10,000 logs is ~600 KB)
+MAX_REQUEST = 1 << 20  # what the peer server accepts: hellos and vectors (10,000 logs is ~400 KB)
 MAX_STREAMS_PER_CONNECTION = 16  # HTTP/2 streams one connection may open (per-peer limits: rpc/peer.py)
 ID_METADATA = "meshd-device-id"
 

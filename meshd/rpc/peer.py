@@ -30,6 +30,51 @@ SLOW_READER_SECONDS = 30.0  # a Pull whose caller reads nothing for this long is
 PULL = "/meshd.v1.PeerService/Pull"
 
 
+class Malformed:
+    """A request whose bytes are not the message they should be (answered INVALID_ARGUMENT)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        self.what = what
+        self.why = why
+
+
+def _lenient(cls):  # type: ignore[no-untyped-def]
+    def parse(data: bytes):  # type: ignore[no-untyped-def]
+        try:
+            return cls.FromString(data)
+        except Exception as e:  # DecodeError, or anything protobuf raises on hostile bytes
+            return Malformed(cls.__name__, str(e)[:120])
+    return parse
+
+
+def add_peer_service(server: grpc.aio.Server, servicer: PeerServicer) -> None:
+    """Register meshd.v1.PeerService: like the generated helper, but bytes that do not parse reach
+    the servicer as `Malformed` (a clear INVALID_ARGUMENT) instead of grpc's generic INTERNAL."""
+    ser = {"Handshake": peer_pb2.HandshakeResponse, "Pull": peer_pb2.PullResponse, "Notify": peer_pb2.NotifyResponse}
+    handlers = {
+        "Handshake": grpc.unary_unary_rpc_method_handler(
+            servicer.Handshake, _lenient(peer_pb2.HandshakeRequest), ser["Handshake"].SerializeToString),
+        "Pull": grpc.unary_stream_rpc_method_handler(
+            servicer.Pull, _lenient(peer_pb2.PullRequest), ser["Pull"].SerializeToString),
+        "Notify": grpc.unary_unary_rpc_method_handler(
+            servicer.Notify, _lenient(peer_pb2.NotifyRequest), ser["Notify"].SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("meshd.v1.PeerService", handlers),))
+
+
+def peer_server(gossip: Gossip, creds: Credentials, on_contact: Contact, *, options: list | None = None,
+                slow_reader: float = SLOW_READER_SECONDS, limits: PeerLimits | None = None) -> grpc.aio.Server:
+    """The peer gRPC server as the daemon runs it (the caller adds a port and starts it):
+    the credentials' interceptors (mTLS identity, revocation), per-peer limits, the service."""
+    from meshd.rpc.creds import SERVER_OPTIONS
+
+    server = grpc.aio.server(interceptors=[*creds.interceptors, limits or PeerLimits()],
+                             options=options if options is not None else SERVER_OPTIONS,
+                             maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
+    add_peer_service(server, PeerServicer(gossip, creds, on_contact, slow_reader=slow_reader))
+    return server
+
+
 def caller_key(context: grpc.aio.ServicerContext) -> str:
     """Who is calling, for limits: the device id from the certificate, else the caller's host."""
     from meshd.security import tls
@@ -123,6 +168,11 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
         self.on_contact = on_contact
         self.slow_reader = slow_reader
 
+    async def _parsed(self, request, context: grpc.aio.ServicerContext) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(request, Malformed):
+            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                              f"malformed {request.what} message: {request.why}")
+
     async def _hello(self, m: peer_pb2.Hello, context: grpc.aio.ServicerContext) -> Hello:
         try:
             h = convert.hello_from_pb(m)
@@ -143,6 +193,7 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
         await self._abort(context, code, str(e))
 
     async def Handshake(self, request, context):  # type: ignore[no-untyped-def]
+        await self._parsed(request, context)
         h = await self._hello(request.hello, context)
         try:
             reply = await self.gossip.on_handshake(h)
@@ -154,6 +205,7 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
     async def Pull(self, request, context):  # type: ignore[no-untyped-def]
         """Writes with context.write under a timeout: a caller that stops reading is cut off
         (DEADLINE_EXCEEDED) after SLOW_READER_SECONDS instead of holding the stream forever."""
+        await self._parsed(request, context)
         caller = self.creds.caller_id(context)
         if caller is not None and caller in await self.gossip.store.forgotten():
             await self._abort(context, grpc.StatusCode.PERMISSION_DENIED, f"device {caller[:12]} was forgotten")
@@ -173,6 +225,7 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
             await self._refused(context, e)
 
     async def Notify(self, request, context):  # type: ignore[no-untyped-def]
+        await self._parsed(request, context)
         h = await self._hello(request.hello, context)
         try:
             will = await self.gossip.on_notify(h, convert.vector_from_pb(request.vector))
@@ -183,31 +236,58 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
 
 
 class GrpcPeerClient:
-    """A PeerClient over one gRPC channel."""
+    """A PeerClient over one gRPC channel. A Handshake or Notify response that does not parse
+    raises PeerError (the round fails with a clear reason); a Pull message that does not parse is
+    refused, logged and skipped (the batches around it are kept or re-pulled)."""
 
     def __init__(self, channel: grpc.aio.Channel, my_id: str, *, timeout: float = 5.0,
-                 pull_timeout: float = 300.0) -> None:
-        self.stub = peer_pb2_grpc.PeerServiceStub(channel)
+                 pull_timeout: float = 300.0, expect_id: str | None = None) -> None:
+        self.expect_id = expect_id  # the device the channel was dialled (and TLS-pinned) for
+        ser = lambda m: m.SerializeToString()  # noqa: E731
+        self._handshake = channel.unary_unary("/meshd.v1.PeerService/Handshake", request_serializer=ser,
+                                              response_deserializer=_lenient(peer_pb2.HandshakeResponse))
+        self._pull = channel.unary_stream(PULL, request_serializer=ser,
+                                          response_deserializer=_lenient(peer_pb2.PullResponse))
+        self._notify = channel.unary_unary("/meshd.v1.PeerService/Notify", request_serializer=ser,
+                                           response_deserializer=_lenient(peer_pb2.NotifyResponse))
         self.md = metadata(my_id)
         self.timeout = timeout
         self.pull_timeout = pull_timeout
+        self.malformed = 0
+        self.peer = getattr(channel, "_target", "") or "the peer"
+
+    @staticmethod
+    def _parsed(m):  # type: ignore[no-untyped-def]
+        if m is None or isinstance(m, Malformed):
+            why = m.why if isinstance(m, Malformed) else "empty"
+            raise PeerError(f"the peer sent a malformed {m.what if m is not None else 'message'}: {why}")
+        return m
 
     async def handshake(self, hello: Hello) -> HandshakeReply:
-        r = await self.stub.Handshake(peer_pb2.HandshakeRequest(hello=convert.hello_to_pb(hello)),
-                                      timeout=self.timeout, metadata=self.md)
-        return convert.handshake_from_pb(r)
+        r = await self._handshake(peer_pb2.HandshakeRequest(hello=convert.hello_to_pb(hello)),
+                                  timeout=self.timeout, metadata=self.md)
+        reply = convert.handshake_from_pb(self._parsed(r))
+        if self.expect_id and reply.hello.device_id != self.expect_id:
+            raise PeerRefused(f"the peer's certificate names device {self.expect_id[:12]} but it answered as "
+                              f"{reply.hello.device_id[:12]}")
+        return reply
 
     async def pull(self, vector: Vector) -> AsyncIterator[Batch]:
-        call = self.stub.Pull(peer_pb2.PullRequest(vector=convert.vector_to_pb(vector)),
-                              timeout=self.pull_timeout, metadata=self.md)
+        call = self._pull(peer_pb2.PullRequest(vector=convert.vector_to_pb(vector)),
+                          timeout=self.pull_timeout, metadata=self.md)
         try:
             async for m in call:
+                if m is None or isinstance(m, Malformed):  # refuse it, keep reading: later batches may be good
+                    self.malformed += 1
+                    log.warning("refused a malformed batch from %s: %s", self.peer,
+                                m.why if isinstance(m, Malformed) else "empty message")
+                    continue
                 yield convert.batch_from_pb(m)
         finally:
             call.cancel()
 
     async def notify(self, hello: Hello, vector: Vector) -> bool:
-        r = await self.stub.Notify(peer_pb2.NotifyRequest(hello=convert.hello_to_pb(hello),
-                                                          vector=convert.vector_to_pb(vector)),
-                                   timeout=self.timeout, metadata=self.md)
-        return bool(r.will_pull)
+        r = await self._notify(peer_pb2.NotifyRequest(hello=convert.hello_to_pb(hello),
+                                                      vector=convert.vector_to_pb(vector)),
+                               timeout=self.timeout, metadata=self.md)
+        return bool(self._parsed(r).will_pull)
