@@ -21,7 +21,6 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -36,7 +35,7 @@ from meshd.rpc import peer as P
 from meshd.security import tls
 from meshd.security.testing import make_mesh
 from meshd.store.writer import ReplicaStore
-from meshd.sync.gossip import Gossip, Hello
+from meshd.sync.gossip import Gossip
 from meshd.v1 import peer_pb2 as pb
 from tests.meshkit import build_replica
 
