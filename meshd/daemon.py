@@ -36,8 +36,8 @@ log = logging.getLogger("meshd")
 INGEST_POLL = 1.0  # without a file watch (not Linux, watch limit): how often ingest looks for new lines
 WATCHED_POLL = 5.0  # with inotify: the safety-net poll (new roots, missed events, meshctl appends)
 HOUSEKEEPING = 2.0  # refresh the cached vector and the revoked set (also right after each pull)
-WATCH_SETTLE = 0.005
-REVOKE_GRACE = 0.2  # seconds members' in-flight calls get when revocation closes every connection  # after a file event, let the writer finish its line before ingesting
+WATCH_SETTLE = 0.005  # after a file event, let the writer finish its line before ingesting
+REVOKE_GRACE = 0.2  # seconds members' in-flight calls get when revocation closes every connection
 FIRST_ROUND_CAP = 2.5  # seconds the first sync round may delay ingest (restored-backup check)
 
 
@@ -365,6 +365,17 @@ class Daemon:
             self.pinned[address] = device_id
         return GrpcPeerClient(ch, self.store.device_id, expect_id=self.pinned.get(address))
 
+    def _retire_channel(self, address: str) -> None:
+        """Stop using an address's channel; close it once calls still on it (a notify) are done."""
+        self.pinned.pop(address, None)
+        ch = self.channels.pop(address, None)
+        if ch is not None:
+            async def close_later() -> None:
+                await asyncio.sleep(10)
+                await ch.close()
+
+            self._spawn(close_later())
+
     async def _drop_channel(self, address: str) -> None:
         self.pinned.pop(address, None)
         ch = self.channels.pop(address, None)
@@ -408,8 +419,8 @@ class Daemon:
         else:
             now = time.monotonic()
             self.table.succeeded(address, res.peer_id, now)
-            if self.pinned.get(address) is None and self.creds is not None and self.creds.name == "mtls":
-                await self._drop_channel(address)  # the next round dials it pinned to the id it claimed
+            if self.pinned.get(address, "") is None and self.creds is not None and self.creds.name == "mtls":
+                self._retire_channel(address)  # the next call dials it pinned to the id it claimed
             if res.errors:
                 err = "; ".join(res.errors)[:300]
                 p.last_error = err
