@@ -16,7 +16,8 @@ nothing reaches the machine's real network and no mDNS leaks out of the lab.
    (utime+stime from /proc/<pid>/stat), per daemon.
 4. bytes: 2 daemons, static peers, no mDNS, sync_interval 1 s, idle: bytes on the wire (the
    host's eth0 counters, both directions) per push-pull round, assuming each side starts one round
-   per interval; plus the bytes of an explicit `meshctl sync` round.
+   per interval; plus the bytes of an explicit `meshctl sync` round. `--capture` also prints every
+   packet of 3 idle seconds (bench/wire_capture.py).
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def _wait_converged(ds: list[Daemon], timeout: float) -> None:
     raise SystemExit("daemons did not converge: " + "; ".join(f"{d.name}={len(d.vector())} logs" for d in ds))
 
 
-def bench_bytes(tmp: Path, seconds: float) -> list[tuple[str, str, str]]:
+def bench_bytes(tmp: Path, seconds: float, capture: bool = False) -> list[tuple[str, str, str]]:
     folders = _folders(generate(tmp / "hist2", folders=2, sessions=4, lines=20, seed=12))
     interval = 1.0
     with Lab(2) as lab:
@@ -236,6 +237,9 @@ def bench_bytes(tmp: Path, seconds: float) -> list[tuple[str, str, str]]:
         x0, t0 = _eth_bytes(lab, ["a"]), time.perf_counter()
         time.sleep(seconds)
         x1, dt = _eth_bytes(lab, ["a"]), time.perf_counter() - t0
+        if capture:  # what the rounds are made of, packet by packet (bench/wire_capture.py)
+            p = lab.run("a", [sys.executable, str(ROOT / "bench" / "wire_capture.py"), "3", lab.ip("a")], timeout=60)
+            print(f"--- 3 s of host a's link, idle, 1 s interval:\n{p.stdout}{p.stderr}", file=sys.stderr)
         per_s = (x1 - x0) / dt
         rounds_per_s = 2 / interval  # a starts one round with b, and b one with a, each interval
         rows = [("idle bytes per push-pull round (2 peers, 1 s interval)",
@@ -275,6 +279,7 @@ def main() -> None:
     ap.add_argument("--bytes-seconds", type=float, default=20.0)
     ap.add_argument("--only", default="catchup,converge,idle,bytes")
     ap.add_argument("--keep", type=Path, help="keep homes and daemon logs here")
+    ap.add_argument("--capture", action="store_true", help="print 3 s of packets of the idle bytes run")
     a = ap.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -289,7 +294,7 @@ def main() -> None:
         if "converge" in only or "idle" in only:
             rows += bench_converge_idle(tmp, a.trials, a.idle, "idle" in only)
         if "bytes" in only:
-            rows += bench_bytes(tmp, a.bytes_seconds)
+            rows += bench_bytes(tmp, a.bytes_seconds, a.capture)
     finally:
         if a.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
