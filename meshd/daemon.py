@@ -247,9 +247,10 @@ class Daemon:
     async def _ingest_loop(self) -> None:
         own = await self.store.held(self.store.device_id, self.store.epoch)
         watcher = self._start_watch()
-        poll = WATCHED_POLL if watcher is not None else INGEST_POLL
         try:
             while not self.stop_event.is_set():
+                # a watch that hit a limit covers only some folders: the rest need the short poll
+                poll = WATCHED_POLL if watcher is not None and not watcher.full else INGEST_POLL
                 self.ingest_due.clear()
                 try:
                     await self.store.ingest()
@@ -265,7 +266,7 @@ class Daemon:
                     if watcher.active:
                         watcher.rescan()  # folders made while nobody watched them
                     else:
-                        watcher, poll = None, INGEST_POLL  # the watch died: poll as before
+                        watcher = None  # the watch died: poll as before
         finally:
             if watcher is not None:
                 watcher.close()

@@ -144,6 +144,8 @@ def test_three_daemons_converge_and_new_lines_spread_fast(mesh, tmp_path: Path) 
     ds = [m.start("a", "bc"), m.start("b", "ac"), m.start("c", "ab")]
     assert len({d.device_id for d in ds}) == 3
     wait_for(lambda: converged(ds, 3), 15, "3 daemons to converge")
+    if sys.platform.startswith("linux"):  # ingest wakes on inotify here, the poll is only a safety net
+        assert all("watching" in "".join(d.lines) for d in ds), ds[0].stderr_tail()
     wait_exact(ds, [m.folder(k) for k in "abc"], tmp_path)
     before = own_seq(ds[1])
     t0 = time.monotonic()
