@@ -49,6 +49,11 @@ def _ident(b: bytes) -> bytes:
     return b
 
 
+@pytest.fixture(autouse=True)
+def _fresh_refusal_log() -> None:
+    P.refusals.seen.clear()  # the flood of earlier tests must not throttle the lines a test checks
+
+
 class LoopThread:
     """An asyncio loop in a daemon thread, for servers the (synchronous) tests call into."""
 
@@ -446,3 +451,15 @@ def test_hostile_handshake_replies_fail_the_round_cleanly(duel, what: str) -> No
             await store.close()
 
     asyncio.run(go())
+
+
+def test_refusal_log_is_throttled_per_peer(caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.WARNING, "meshd.rpc")
+    r = P.RefusalLog(burst=3, window=0.2)
+    for i in range(50):
+        r.warning("flooder", "refused %d", i)
+    r.warning("other", "refused other")
+    assert caplog.text.count("refused ") == 4 and "refused other" in caplog.text
+    time.sleep(0.25)
+    r.warning("flooder", "refused again")
+    assert "47 more refusals were not logged" in caplog.text and "refused again" in caplog.text

@@ -30,6 +30,37 @@ SLOW_READER_SECONDS = 30.0  # a Pull whose caller reads nothing for this long is
 PULL = "/meshd.v1.PeerService/Pull"
 
 
+class RefusalLog:
+    """Logs refusals per peer, at most `burst` lines per `window` seconds each, so a peer that
+    floods us with bad calls cannot flood the log; the suppressed count is logged when it resumes."""
+
+    def __init__(self, burst: int = 20, window: float = 60.0) -> None:
+        self.burst = burst
+        self.window = window
+        self.seen: dict[str, tuple[float, int, int]] = {}  # key -> (window start, lines, suppressed)
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        import time
+
+        now = time.monotonic()
+        start, lines, quiet = self.seen.get(key, (now, 0, 0))
+        if now - start > self.window:
+            if quiet:
+                log.warning("peer %s: %d more refusals were not logged", key[:40], quiet)
+            start, lines, quiet = now, 0, 0
+        if lines < self.burst:
+            log.warning(msg, *args)
+            lines += 1
+        else:
+            quiet += 1
+        if len(self.seen) > 10_000:
+            self.seen.clear()
+        self.seen[key] = (start, lines, quiet)
+
+
+refusals = RefusalLog()
+
+
 class Malformed:
     """A request whose bytes are not the message they should be (answered INVALID_ARGUMENT)."""
 
@@ -107,7 +138,8 @@ class PeerLimits(grpc.aio.ServerInterceptor):
             if limits.calls.get(key, 0) >= limits.per_peer or (
                     is_pull and limits.pulls.get(key, 0) >= limits.pulls_per_peer):
                 limits.refused += 1
-                log.warning("peer %s: refused %s: too many open calls", key[:12], handler_call_details.method)
+                refusals.warning(key, "peer %s: refused %s: too many open calls", key[:12],
+                                 handler_call_details.method)
                 return None
             limits.calls[key] = limits.calls.get(key, 0) + 1
             if is_pull:
@@ -185,7 +217,7 @@ class PeerServicer(peer_pb2_grpc.PeerServiceServicer):
         return h
 
     async def _abort(self, context: grpc.aio.ServicerContext, code: grpc.StatusCode, msg: str):  # type: ignore[no-untyped-def]
-        log.warning("peer %s: %s: %s", context.peer(), code.name, msg)
+        refusals.warning(caller_key(context), "peer %s: %s: %s", context.peer(), code.name, msg)
         await context.abort(code, msg)
 
     async def _refused(self, context: grpc.aio.ServicerContext, e: PeerError):  # type: ignore[no-untyped-def]
