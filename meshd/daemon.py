@@ -238,11 +238,24 @@ class Daemon:
 
     async def _main_loops(self) -> None:
         self._spawn(self._sync_loop())
-        first = [self._spawn(self._sync_peer(p.address)) for p in self.table.due(time.monotonic())]
+        t0 = time.monotonic()
+        first = [self._spawn(self._sync_peer(p.address)) for p in self.table.due(t0)]
         if first:  # a restored backup must learn its log is behind before ingest appends to it
             await asyncio.wait(first, timeout=FIRST_ROUND_CAP)
+        assert self.gossip is not None
+        if not self.gossip.checked.is_set() and (self.discovery is not None or await self._had_peers()):
+            # Nobody to dial (yet): peers found by mDNS, or ones that dial us, may still tell us.
+            left = max(0.0, FIRST_ROUND_CAP - (time.monotonic() - t0))
+            try:
+                await asyncio.wait_for(self.gossip.checked.wait(), left)
+            except asyncio.TimeoutError:
+                log.info("no peer compared our log with theirs within %.1f s; ingesting", FIRST_ROUND_CAP)
         self._spawn(self._ingest_loop())
         self._spawn(self._housekeeping())
+
+    async def _had_peers(self) -> bool:
+        """True when this replica holds other devices' logs: it has been in a mesh."""
+        return any(origin != self.store.device_id for origin, _ in await self.store.vector())
 
     async def _ingest_loop(self) -> None:
         own = await self.store.held(self.store.device_id, self.store.epoch)

@@ -220,10 +220,13 @@ def _log_bodies(home: Path, origin: str, epoch: int) -> list[bytes]:
         conn.close()
 
 
-def test_restored_backup_starts_a_new_epoch_and_never_reuses_a_seq(mesh, tmp_path: Path) -> None:
+@pytest.mark.parametrize("who_dials", ["c dials them", "they dial c"])
+def test_restored_backup_starts_a_new_epoch_and_never_reuses_a_seq(mesh, tmp_path: Path, who_dials: str) -> None:
     """DESIGN §4: c's database is restored from a backup while a and b hold more of c's log than
     the backup does. The restarted daemon must learn that before it ingests, start a new epoch,
-    get the old epoch's tail back unchanged, and keep the totals exact."""
+    get the old epoch's tail back unchanged, and keep the totals exact. In the second case the
+    restored c knows no peer to dial (a backup without peers, no static peers): it learns it from
+    a and b's calls, and its first ingest waits for that."""
     m = mesh("abc")
     history(m, "abc")
     ds = [m.start("a", "bc"), m.start("b", "ac"), m.start("c", "ab")]
@@ -246,6 +249,13 @@ def test_restored_backup_starts_a_new_epoch_and_never_reuses_a_seq(mesh, tmp_pat
         f.unlink()
     for f in backup.iterdir():
         shutil.copy(f, c.home / f.name)  # the restore: c's own log is 7 records behind a's and b's copies
+    if who_dials == "they dial c":
+        import sqlite3
+        conn = sqlite3.connect(c.home / "meshd.db")
+        conn.execute("DELETE FROM peers")
+        conn.commit()
+        conn.close()
+        c.peers = []
     append_claude_lines(m.folder("c"), 3, seed=654, tag="after-restore")
     c.start()
     wait_for(lambda: converged(ds, 4), 20, "c's new epoch to reach everyone (4 logs)")

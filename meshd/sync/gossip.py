@@ -137,6 +137,9 @@ class Gossip:
         self.on_applied = on_applied  # (records, from device id): e.g. notify the other peers
         self.peer_vectors: dict[str, Vector] = {}  # last vector seen per peer device id
         self._rotating = asyncio.Lock()
+        # Set once a peer's view of our own log has been compared with ours (the restored-backup
+        # check ran): the daemon's first ingest waits for it (briefly), so it never reuses a seq.
+        self.checked = asyncio.Event()
 
     def hello(self, digest: bytes = b"") -> Hello:
         return Hello(self.store.device_id, self.store.epoch, PROTOCOL_VERSION, self.boot_id, self.listen_port,
@@ -165,6 +168,7 @@ class Gossip:
         """Every batch `theirs` lacks, per log in ascending seq (our own log first)."""
         check_vector(theirs)
         await self._check_restored(theirs, caller)
+        self.checked.set()
         mine = await self.store.vector()
         if caller:
             self.peer_vectors[caller] = dict(theirs)
@@ -188,6 +192,7 @@ class Gossip:
         await self._refuse_if_bad(peer)
         check_vector(theirs)
         await self._check_restored(theirs, peer.device_id)
+        self.checked.set()
         self.peer_vectors[peer.device_id] = dict(theirs)
         mine = await self.store.vector()
         return behind(theirs, mine) > 0
@@ -206,7 +211,8 @@ class Gossip:
         if await self._rotate_if_behind(mine_epoch, reply.held_of_you,
                                         f"{res.peer_id[:12]} holds seq {reply.held_of_you} of our current log"):
             res.rotated = True
-        elif reply.hello.vector_digest == digest:  # same vectors: an idle round is this one call
+        self.checked.set()
+        if not res.rotated and reply.hello.vector_digest == digest:  # same vectors: an idle round is one call
             res.in_sync = True
             self.peer_vectors[res.peer_id] = mine
             return res
