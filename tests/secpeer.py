@@ -4,6 +4,8 @@
     python tests/secpeer.py call HOME|- TARGET MODE [PEER_ID]
         MODE: member (HOME's certificate), plaintext, certless, foreign (a fresh other-mesh cert)
         prints the gRPC status name (OK:<caller id> on success)
+    python tests/secpeer.py peer HOME TARGET         # meshd.v1.PeerService with HOME's certificate:
+        prints "<Handshake status> <Pull status> <Notify status>" (a real daemon's peer API)
 """
 
 from __future__ import annotations
@@ -63,8 +65,35 @@ async def call(home: str, target: str, mode: str, peer_id: str | None) -> str:
             return f"{e.code().name}:{e.details()}"
 
 
+async def peer(home: str, target: str) -> str:
+    """Handshake, Pull and Notify as the device HOME's certificate names; their status names."""
+    from meshd.v1 import peer_pb2, peer_pb2_grpc
+
+    m = pki.load_material(Path(home))
+    hello = peer_pb2.Hello(device_id=m.device_id, epoch=1, protocol_version=1)
+    out = []
+    async with tls.secure_channel(target, m, None) as ch:
+        stub = peer_pb2_grpc.PeerServiceStub(ch)
+        for call in (lambda: stub.Handshake(peer_pb2.HandshakeRequest(hello=hello), timeout=8),
+                     lambda: _drain(stub.Pull(peer_pb2.PullRequest(), timeout=8)),
+                     lambda: stub.Notify(peer_pb2.NotifyRequest(hello=hello), timeout=8)):
+            try:
+                await call()
+                out.append("OK")
+            except grpc.aio.AioRpcError as e:
+                out.append(e.code().name)
+    return " ".join(out)
+
+
+async def _drain(call) -> None:  # type: ignore[no-untyped-def]
+    async for _ in call:
+        pass
+
+
 def main() -> None:
-    if sys.argv[1] == "serve":
+    if sys.argv[1] == "peer":
+        print(asyncio.run(peer(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "serve":
         asyncio.run(serve(Path(sys.argv[2]), sys.argv[3]))
     else:
         print(asyncio.run(call(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)))

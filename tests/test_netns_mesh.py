@@ -401,6 +401,11 @@ def test_forgotten_device_stays_forgotten(mesh, tmp_path: Path) -> None:
         live = [r for r in rows if isinstance(r, dict) and c.device_id[:8] in json.dumps(r)
                 and not any(r.get(k) for k in ("forgotten", "revoked"))]
         assert not live, f"{d.name} still lists c as a device: {live}"
+    # c's own certificate, from c's host, on a's and b's peer API: no handshake, no pull, no push.
+    for d in (a, b):
+        p = m.lab.run("c", [sys.executable, str(HERE / "secpeer.py"), "peer", str(c.home), m.lab.addr(d.name, PORT)],
+                      env=dict(os.environ, PYTHONPATH=str(HERE.parent)), timeout=60)
+        assert p.stdout.split() == ["PERMISSION_DENIED"] * 3, (d.name, p.stdout, p.stderr[-500:])
 
 
 def test_partitioned_pair_converges_through_third(mesh, tmp_path: Path) -> None:
