@@ -300,3 +300,29 @@ def test_a_peer_that_holds_less_of_our_log_is_no_restore(tmp_path: Path) -> None
             await g.store.close()
 
     run(go())
+
+
+def test_a_peer_that_resends_what_we_hold_is_stopped(tmp_path: Path) -> None:
+    async def go() -> None:
+        a, b = await node(tmp_path / "a", 20, "a"), await node(tmp_path / "b", 0, "b")
+        await b.sync(MemClient(a, b), notify=False)
+        old = await a.store.read_after(a.store.device_id, a.store.epoch, 0, 1 << 20)
+        sent = [0]
+
+        class Replayer(MemClient):
+            async def pull(self, vector: Vector) -> AsyncIterator[Batch]:
+                for _ in range(10_000):
+                    sent[0] += 1
+                    yield old
+
+        before = await b.store.vector()
+        await b.store.append_local("device", [b'{"name":"b"}'])  # so the digests differ: a real pull
+        res = await b.sync(Replayer(a, b), notify=False)
+        assert res.pulled == 0 and not res.errors
+        assert sent[0] < 200, "kept reading a peer that only re-sends what we hold"
+        assert (await b.store.vector())[(a.store.device_id, a.store.epoch)] == before[(a.store.device_id,
+                                                                                       a.store.epoch)]
+        for g in (a, b):
+            await g.store.close()
+
+    run(go())

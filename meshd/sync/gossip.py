@@ -264,9 +264,8 @@ class Gossip:
             res.pulled += n
             if n == 0:
                 useless += 1
-                if useless > MAX_USELESS_BATCHES:
-                    log.warning("%s keeps sending records we hold; ending this pull", res.peer_id[:12])
-                    res.errors.append("peer re-sent records we hold")
+                if useless > MAX_USELESS_BATCHES:  # a concurrent pull got them first, or a peer stalls us
+                    log.info("%s keeps sending records we already hold; ending this pull", res.peer_id[:12])
                     break
         return again
 
@@ -278,7 +277,8 @@ class Gossip:
             return
         if b.prev_seq > held:
             raise LogGapError(f"batch of our own log starts after seq {b.prev_seq} but we hold {held}")
-        if await self._rotate_if_behind(b.epoch, b.last_seq, f"{res.peer_id[:12]} streamed records of our current log"):
+        why = f"{res.peer_id[:12]} streamed records of our current log"
+        if await self._rotate_if_behind(b.epoch, b.last_seq, why):
             res.rotated = True
 
     async def _check_restored(self, theirs: Vector, peer: str | None) -> None:
