@@ -16,6 +16,7 @@ kept, the replica never holds a log with a hole, and our own epoch never moves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sqlite3
@@ -335,6 +336,16 @@ def _rec(seq: int, kind: str = "device", body: bytes = b'{"name":"x"}') -> pb.Re
     return pb.Record(seq=seq, kind=kind, body=body)
 
 
+@functools.lru_cache(maxsize=1)
+def _big_frames() -> tuple[bytes, bytes]:
+    """Batches too big to accept (built once): 20 records of 60 KB, and 100,001 tiny records."""
+    over = pb.PullResponse(origin=ORIGIN, epoch=11, prev_seq=0, last_seq=20,
+                           records=[_rec(i + 1, body=b'{"name":"%s"}' % (b"y" * 60_000)) for i in range(20)])
+    many = pb.PullResponse(origin=ORIGIN, epoch=12, prev_seq=0, last_seq=100_001,
+                           records=[_rec(i + 1, body=b"") for i in range(100_001)])
+    return over.SerializeToString(), many.SerializeToString()
+
+
 def _frames(me: str, my_epoch: int, held_me: int) -> st.SearchStrategy[list[tuple[str, bytes]]]:
     """Lists of (label, serialized PullResponse or raw bytes)."""
     def batch(origin: str, epoch: int, prev: int, last: int, recs: list[pb.Record]) -> bytes:
@@ -349,6 +360,8 @@ def _frames(me: str, my_epoch: int, held_me: int) -> st.SearchStrategy[list[tupl
                   st.integers(1, 5)),
         st.just(("unknown kind", batch(ORIGIN, 6, 0, 1, [_rec(1, kind="rm -rf")]))),
         st.just(("huge body", batch(ORIGIN, 5, 0, 1, [_rec(1, body=b"x" * (70 * 1024))]))),
+        st.just(("batch over 1 MiB", _big_frames()[0])),
+        st.just(("100,001 records", _big_frames()[1])),
         st.just(("bad usage body", batch(ORIGIN, 4, 0, 2, [_rec(1), _rec(2, kind="usage", body=b"{not json")]))),
         st.just(("origin not an id", batch("../../etc", 1, 0, 1, [_rec(1)]))),
         st.just(("epoch 0", batch(ORIGIN, 0, 0, 1, [_rec(1)]))),
@@ -463,3 +476,30 @@ def test_refusal_log_is_throttled_per_peer(caplog) -> None:  # type: ignore[no-u
     time.sleep(0.25)
     r.warning("flooder", "refused again")
     assert "47 more refusals were not logged" in caplog.text and "refused again" in caplog.text
+
+
+def test_a_message_over_the_client_limit_ends_the_round_and_keeps_what_came_before(duel) -> None:  # type: ignore[no-untyped-def]
+    hostile: Hostile = duel["hostile"]
+
+    async def go() -> None:
+        store = await ReplicaStore(Config(home=duel["client"])).open()
+        try:
+            fresh = secrets.token_hex(16)
+            hostile.frames = [
+                pb.PullResponse(origin=fresh, epoch=1, prev_seq=0, last_seq=2, records=[_rec(1), _rec(2)]).SerializeToString(),
+                pb.PullResponse(origin=ORIGIN, epoch=13, prev_seq=0, last_seq=1,
+                                records=[_rec(1, body=b"z" * (C.MAX_MESSAGE + 1))]).SerializeToString(),
+            ]
+            sec = tls.PeerSecurity.load(duel["client"])
+            async with sec.channel(f"127.0.0.1:{hostile.port}", None, C.CHANNEL_OPTIONS) as ch:
+                with pytest.raises(grpc.aio.AioRpcError) as e:
+                    await Gossip(store, "client").sync(P.GrpcPeerClient(ch, store.device_id, timeout=10), notify=False)
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            v = await store.vector()
+            assert v[(fresh, 1)] == 2 and (ORIGIN, 13) not in v
+        finally:
+            hostile.frames = []
+            await store.close()
+        _integrity(duel["client"])
+
+    asyncio.run(go())
