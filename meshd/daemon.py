@@ -70,6 +70,7 @@ class Daemon:
         self.revoked: set[str] = set()
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.pinned: dict[str, str | None] = {}  # address -> the device id its channel checks in TLS
+        self.unpin_next: set[str] = set()  # addresses whose pinned dial failed: learn the id again
         self.again: set[str] = set()
         self.notifying: dict[str, bool] = {}
         self.tasks: set[asyncio.Task[object]] = set()
@@ -375,8 +376,9 @@ class Daemon:
         ch = self.channels.get(address)
         if ch is None:
             assert self.creds is not None
-            ch = self.channels[address] = self.creds.channel(address, device_id)
-            self.pinned[address] = device_id
+            pin = None if address in self.unpin_next else device_id
+            ch = self.channels[address] = self.creds.channel(address, pin)
+            self.pinned[address] = pin
         return GrpcPeerClient(ch, self.store.device_id, expect_id=self.pinned.get(address))
 
     def _retire_channel(self, address: str) -> None:
@@ -422,6 +424,8 @@ class Daemon:
             err = f"{e.code().name}: {e.details()}"
             self.table.failed(address, err, time.monotonic())
             if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                if self.pinned.get(address):  # down, or another device now answers there (TLS name)
+                    self.unpin_next.add(address)
                 await self._drop_channel(address)
         except (PeerError, LogRuleError) as e:
             err = str(e)
@@ -433,6 +437,7 @@ class Daemon:
         else:
             now = time.monotonic()
             self.table.succeeded(address, res.peer_id, now)
+            self.unpin_next.discard(address)
             if self.pinned.get(address, "") is None and self.creds is not None and self.creds.name == "mtls":
                 self._retire_channel(address)  # the next call dials it pinned to the id it claimed
             if res.errors:

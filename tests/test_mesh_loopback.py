@@ -345,3 +345,20 @@ def inner_mdns_discovery(tmp_path: Path) -> None:
 
 
 inner_mdns_discovery.__test__ = True  # type: ignore[attr-defined]  # collected only when named explicitly
+
+
+def test_another_device_at_a_static_address_is_learnt_again(mesh, tmp_path: Path) -> None:
+    """a dials b's address (static) pinned to b's id; b goes away and device d serves that address
+    now: a's pinned dial fails the TLS name check, a learns d's id and syncs with d."""
+    m = mesh("abd")
+    history(m, "ab")
+    a, b = m.start("a", "b"), m.start("b")
+    wait_for(lambda: converged([a, b], 2), 15, "a and b to converge")
+    assert b.stop() == 0
+    (m.folder("d") / "projects").mkdir(parents=True, exist_ok=True)
+    append_claude_lines(m.folder("d"), 4, seed=31, tag="d")
+    d = Daemon("d", m.home("d"), [m.folder("d")], m.addr("b"), mdns=False, sync_interval=SYNC)
+    m.daemons["d"] = d
+    d.start()
+    wait_for(lambda: d.device_id in {o for o, _ in a.vector()} and converged([a, d]), 30,
+             "a to sync with the device that now answers at b's address")
