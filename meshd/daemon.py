@@ -64,6 +64,7 @@ class Daemon:
         self.table = PeerTable(opts.sync_interval, backoff_cap=max(5.0, min(15.0, opts.sync_interval)))
         self.boot_id = secrets.token_hex(8)
         self.started_ms = wall_ms()
+        self.loops_started = 0.0  # monotonic time the main loops began (the first-ingest wait counts from it)
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()
         self.ingest_due = asyncio.Event()
@@ -113,6 +114,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
+        self.loops_started = time.monotonic()
         self._spawn(self._main_loops())
         await self.stop_event.wait()
         log.info("shutting down")
@@ -238,11 +240,12 @@ class Daemon:
     # -- loops ---------------------------------------------------------------------------------
 
     async def _main_loops(self) -> None:
-        self._spawn(self._sync_loop())
-        t0 = time.monotonic()
-        first = [self._spawn(self._sync_peer(p.address)) for p in self.table.due(t0)]
+        first = [self._spawn(self._sync_peer(p.address)) for p in self.table.due(time.monotonic())]
+        await asyncio.sleep(0)  # the first rounds mark their peers busy before the sync loop looks
+        self._spawn(self._sync_loop())  # (else it started a second, concurrent round with each)
         if first:  # a restored backup must learn its log is behind before ingest appends to it
             await asyncio.wait(first, timeout=FIRST_ROUND_CAP)
+        t0 = self.loops_started
         assert self.gossip is not None
         if not self.gossip.checked.is_set() and (self.discovery is not None or await self._had_peers()):
             # Nobody to dial (yet): peers found by mDNS, or ones that dial us, may still tell us.

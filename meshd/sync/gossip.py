@@ -229,9 +229,9 @@ class Gossip:
 
     async def _pull_once(self, client: PeerClient, res: SyncResult) -> bool:
         """Pull once; True when a batch was dropped for a prev_seq mismatch (pull again)."""
+        useless = 0  # batches that brought nothing new
         again = False
         bad: set[LogId] = set()
-        useless = 0
         async for batch in client.pull(await self.store.vector()):
             lg = (batch.origin, batch.epoch)
             if lg in bad:
