@@ -20,10 +20,10 @@ log = logging.getLogger("meshd.gossip")
 
 PROTOCOL_VERSION = 1
 MAX_VECTOR = 10_000  # logs in one vector: one per (device, epoch) ever seen, so small in practice
-PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
 DIGEST_BYTES = 16
 MAX_BATCH_RECORDS = 100_000  # records in one received batch
 MAX_USELESS_BATCHES = 64  # batches in one pull that bring nothing new before we stop reading
+PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
 
 
 @dataclass(frozen=True, slots=True)
