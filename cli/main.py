@@ -80,6 +80,7 @@ _COMMANDS = {
     "devices": "meshctl.devices_cmd:devices",
     "forget": "meshctl.devices_cmd:forget",
     "sync": "meshctl.sync_cmd:sync",
+    "statusline": "meshctl.statusline_cmd:statusline",
 }
 
 

@@ -1,0 +1,49 @@
+"""A reading that Claude Code hands to the statusline on one machine shows on another (real daemons)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.test_mesh_loopback import Mesh, wait_for
+from tests.test_statusline import live_lines
+
+
+def statusline(env: dict[str, str], payload: dict) -> str:
+    p = subprocess.run([sys.executable, "-m", "meshctl", "statusline"], env=env, input=json.dumps(payload).encode(),
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == b"", p.stderr
+    return p.stdout.decode().strip()
+
+
+def test_a_reading_taken_on_one_machine_shows_on_the_other(tmp_path: Path):
+    m = Mesh(tmp_path, "ab")
+    try:
+        for k, name in (("a", "desk"), ("b", "laptop")):
+            m.home(k).mkdir(parents=True, exist_ok=True)
+            (m.home(k) / "config.toml").write_text(f'sync_interval = 1.0\ndevice_name = "{name}"\n')
+        a = m.start("a")
+        b = m.start("b", peers="a")
+        live_lines(m.folder("a"), 3, tag="a")
+        live_lines(m.folder("b"), 5, tag="b")
+        now_s = int(time.time())
+        rate = {"five_hour": {"used_percentage": 37, "resets_at": now_s + 3600},
+                "seven_day": {"used_percentage": 64.4, "resets_at": now_s + 86400}}
+        # b's daemon ingests its lines; the statusline records b's official reading in b's log
+        wait_for(lambda: "$0.00 today" not in statusline(b.env, {}), 30, "b to ingest its lines")
+        assert "5h 37%" in statusline(b.env, {"rate_limits": rate})
+        def remote_reading() -> str | None:
+            s = statusline(a.env, {})
+            return s if "@laptop" in s else None
+
+        line = wait_for(remote_reading, 30, "a to show b's reading")
+        assert "5h 37%" in line and "7d 64%" in line and "@laptop" in line, line  # type: ignore[operator]
+        # a's cost share counts both machines' usage in the window: a has 3 small entries of 8
+        share = int(str(line).rsplit("here ", 1)[1].split("%")[0])
+        assert 0 < share < 50, line
+        assert "mesh offline" not in str(line)
+    finally:
+        m.stop_all()
