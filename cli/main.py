@@ -81,6 +81,8 @@ _COMMANDS = {
     "forget": "meshctl.devices_cmd:forget",
     "sync": "meshctl.sync_cmd:sync",
     "statusline": "meshctl.statusline_cmd:statusline",
+    "plan": "meshctl.plan_cmd:plan",
+    "budget": "meshctl.plan_cmd:budget",
 }
 
 

@@ -88,6 +88,10 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
         "devices": len({o for o, _e in vec}),
         "records": sum(vec.values()),
     }
+    from meshctl.plan_cmd import pace_lines, pace_summary
+
+    pace = pace_summary(conn, config.cost_mode, zone, now)  # plan value, pace, budgets (mesh-wide)
+    data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])
     if as_json:
         emit_json(data)
         return
@@ -113,6 +117,7 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
                          f"{fmt_cost(block_split['remote']['costUSD'])} ({block_split['remoteDevices']} other devices)")
     else:
         lines.append("Block    no active block")
+    lines.extend(pace_lines(pace))
     if peer_list is None:
         lines.append("Mesh     daemon not running (reports use this replica; start it with `meshd run`)")
     elif not peer_list:

@@ -54,6 +54,10 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["devices"],
         ["devices", "--json"],
         ["statusline"],
+        ["plan"],
+        ["plan", "show", "--json"],
+        ["budget", "list"],
+        ["budget", "list", "--json"],
         ["--help"],
     ],
 )
