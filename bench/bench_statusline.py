@@ -4,7 +4,9 @@
 
 Generates a history (tests/histgen.py) whose last session ends just now, ingests it once with
 `meshctl daily`, then runs the statusline as Claude Code does (a fresh process, JSON on stdin) in
-several cases and prints median / p90 wall and CPU milliseconds. Baselines in the same run: a bare
+several cases and prints median / p90 wall and CPU milliseconds: with the snapshot cache (a
+refresh that finds the replica unchanged), with it off (MESHD_STATUSLINE_CACHE=0: every refresh
+reads the replica), recording a new reading each time, and with the transcript growing. Baselines in the same run: a bare
 `python -c pass` (interpreter start-up on this machine) and `meshctl --version` (click start-up).
 DESIGN §6 target: median under 100 ms at any history size.
 """
@@ -96,12 +98,14 @@ def main() -> None:
     subprocess.run(meshctl + ["daily", "--json"], env=env, stdout=subprocess.DEVNULL, check=True)
     print(f"ingest (meshctl daily): {time.perf_counter() - t:.1f}s", file=sys.stderr)
     transcript = files[-1]
+    nocache = dict(env, MESHD_STATUSLINE_CACHE="0")
     now_s = int(time.time())
     steady = payload(transcript, 23.5, 41.0, now_s)
     results = [
         measure("python -c pass (baseline)", [sys.executable, "-c", "pass"], env, a.runs),
         measure("meshctl --version (click)", meshctl + ["--version"], env, a.runs),
-        measure("statusline, steady reading", meshctl + ["statusline"], env, a.runs, lambda i: steady),
+        measure("statusline, steady (cached snapshot)", meshctl + ["statusline"], env, a.runs, lambda i: steady),
+        measure("statusline, cache off (full read)", meshctl + ["statusline"], nocache, a.runs, lambda i: steady),
         measure("statusline, new reading each run", meshctl + ["statusline"], env, a.runs,
                 lambda i: payload(transcript, 23.5 + i / 10, 41.0, now_s)),
         measure("statusline, +3 transcript lines each", meshctl + ["statusline"], env, a.runs, lambda i: steady,
@@ -112,9 +116,9 @@ def main() -> None:
     ]
     print(f"\nhistory {size / 1e6:,.0f} MB in {len(folders)} folders; {a.runs} runs per case; "
           f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores")
-    print(f"{'case':40} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>8}")
+    print(f"{'case':42} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>8}")
     for name, med, p90, cpu, _out in results:
-        print(f"{name:40} {med:10.1f} {p90:8.1f} {cpu:8.1f}")
+        print(f"{name:42} {med:10.1f} {p90:8.1f} {cpu:8.1f}")
     print(f"\nlast line: {results[2][4]}")
     if not a.keep:
         shutil.rmtree(base, ignore_errors=True)

@@ -72,14 +72,14 @@ def read_stdin(limit: int, timeout: float = 0.5) -> bytes:
 
 
 def parse_payload(raw: bytes) -> dict[str, Any]:
-    """The statusline JSON object, or {} for anything else."""
+    """The statusline JSON object, or {} for anything else (stdlib json: orjson costs more to import)."""
     if not raw:
         return {}
-    import orjson
+    import json
 
     try:
-        d = orjson.loads(raw)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
+        d = json.loads(raw)
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
         return {}
     return d if isinstance(d, dict) else {}
 
@@ -148,11 +148,24 @@ def transcript_grew(conn, lf) -> bool:  # type: ignore[no-untyped-def]
 
 LOCK_NAME = "statusline-ingest.lock"
 RESPAWN_S = 60  # without a transcript to watch, a background ingest starts at most this often
+SPAWN_GAP_S = 2  # and never more often than this
+
+
+def since_spawn(home) -> float:  # type: ignore[no-untyped-def]
+    """Seconds since the last background ingest started (its lock file's mtime); inf if never."""
+    import time
+
+    try:
+        return time.time() - os.stat(os.path.join(str(home), LOCK_NAME)).st_mtime
+    except OSError:
+        return float("inf")
 
 
 def spawn_ingest(home) -> None:  # type: ignore[no-untyped-def]
     """Start `background_ingest` detached (own session, stdio on /dev/null): Claude Code waits for our
     stdout to close, never for it. Its lock file's mtime says when the last one started."""
+    if since_spawn(home) < SPAWN_GAP_S:
+        return
     lock = os.path.join(str(home), LOCK_NAME)
     try:
         with open(lock, "a"):
@@ -244,10 +257,132 @@ def _iso_ms(s: object) -> int | None:
         return None
 
 
+# -- the snapshot cache --------------------------------------------------------------------------
+#
+# Most refreshes find the replica as it was on the previous one. The snapshot (core/statusline.py)
+# is kept in <home>/statusline.cache with a signature of everything it depends on: the version
+# vector (every record, ours or replicated, moves it), the price data and schema in force, this
+# device's id and epoch, config.toml, the zone. A refresh whose signature matches, within the
+# snapshot's expiry (a minute at most, and never past midnight or the block's end), composes the
+# line from it and imports nothing but sqlite3 and json; anything else computes afresh.
+
+CACHE_NAME = "statusline.cache"
+CACHE_VERSION = 1
+CACHE_TTL_MS = 60_000
+BUCKETS_MS = 6 * 3_600_000  # cost rows kept for the share: the 5-hour window and the block fit
+
+
+def signature(conn, home: str) -> list:  # type: ignore[no-untyped-def,type-arg]
+    from meshd import __version__
+
+    vec = conn.execute("SELECT COALESCE(SUM(max_seq), 0), COUNT(*) FROM vector").fetchone()
+    meta = dict(conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('schema', 'pricing', 'device_id', 'epoch')"))
+    cfg = None
+    try:
+        st = os.stat(os.path.join(home, "config.toml"))
+        cfg = [st.st_mtime_ns, st.st_size]
+    except OSError:
+        pass
+    try:
+        zone = os.stat("/etc/localtime").st_mtime_ns
+    except OSError:
+        zone = None
+    return [CACHE_VERSION, __version__, home, list(vec), [list(kv) for kv in sorted(meta.items())], cfg, zone,
+            os.environ.get("TZ"), os.environ.get("CLAUDE_CONFIG_DIR")]
+
+
+def _obs_json(obs) -> dict | None:  # type: ignore[no-untyped-def,type-arg]
+    if obs is None:
+        return None
+    return {"at": obs.at_ms, "source": obs.source, "windows": [list(w) for w in obs.windows]}
+
+
+def _obs_from(d) -> object:  # type: ignore[no-untyped-def]
+    from meshd.core.ratelimit import Observation, Window
+
+    if not d:
+        return None
+    return Observation(d["at"], d["source"], tuple(Window(*w) for w in d["windows"]))
+
+
+def load_cache(home: str) -> dict | None:  # type: ignore[type-arg]
+    import json
+
+    try:
+        with open(os.path.join(home, CACHE_NAME), "rb") as f:
+            raw = f.read(1 << 20)
+        snap = json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return snap if isinstance(snap, dict) and snap.get("v") == CACHE_VERSION else None
+
+
+def save_cache(home: str, snap: dict) -> None:  # type: ignore[type-arg]
+    import json
+
+    path = os.path.join(home, CACHE_NAME)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(snap, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def from_cache(home: str, payload: dict[str, Any], obs, now: int):  # type: ignore[no-untyped-def]
+    """The line from a still-valid cached snapshot, or None (then it is computed afresh)."""
+    snap = load_cache(home)
+    db = os.path.join(home, "meshd.db")
+    if snap is None or any(c in db for c in "?#%") or not os.path.exists(db):
+        return None
+    if not snap.get("at", now + 1) <= now < snap.get("expires", 0):
+        return None
+    from meshd.core.ratelimit import should_record
+    from meshd.core.statusline import compose
+
+    if obs is not None and should_record(_obs_from(snap.get("own")), obs):  # type: ignore[arg-type]
+        return None  # a reading to record: the full path writes it
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        if snap.get("sig") != signature(conn, home):
+            return None
+        if not snap.get("daemon"):
+            tp = payload.get("transcript_path")
+            known = snap.get("transcript")
+            if tp is not None and (not known or known[0] != tp):
+                return None  # a new transcript: the full path finds where it lives
+            if known:
+                row = conn.execute("SELECT offset FROM files WHERE path=?", (known[1],)).fetchone()
+                try:
+                    grew = os.stat(known[1]).st_size != (row[0] if row else 0)
+                except OSError:
+                    grew = False
+                if grew:
+                    spawn_ingest(home)
+            elif since_spawn(home) > RESPAWN_S:
+                spawn_ingest(home)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return compose(snap, obs, now)
+
+
 def build_line(payload: dict[str, Any], config, now: int):  # type: ignore[no-untyped-def]
-    """Record the reading, gather the numbers, return a core.statusline.Line."""
+    """Record the reading, compute the snapshot (and cache it), return a core.statusline.Line."""
     from meshd.core.ratelimit import from_statusline
-    from meshd.core.statusline import Line
+    from meshd.core.statusline import Line, compose
 
     obs = from_statusline(payload.get("rate_limits"), now)
     if not config.db_path.exists():
@@ -259,37 +394,35 @@ def build_line(payload: dict[str, Any], config, now: int):  # type: ignore[no-un
     replica, reason = open_fast(config)
     if replica is None:
         return Line(message=f"meshd: {reason}")
-    conn = replica.conn
     try:
-        return _gather(replica, config, payload, obs, now)
+        snap = snapshot(replica, config, payload, obs, now)
     finally:
-        conn.close()
+        replica.conn.close()
+    save_cache(str(config.home), snap)
+    return compose(snap, obs, now)
 
 
-def _gather(replica, config, payload, obs, now):  # type: ignore[no-untyped-def]
+def snapshot(replica, config, payload, obs, now) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Record the reading if due, start a background ingest if due, and gather the numbers."""
     import sqlite3
-    import time
 
     from meshd.core import blocks as core_blocks
     from meshd.core.periods import day_key, resolve_tz
-    from meshd.core.ratelimit import WINDOWS
-    from meshd.core.statusline import Limit, Line, share
-    from meshd.store.limits import freshest, record_reading
+    from meshd.store.limits import freshest, latest_own, record_reading
     from meshd.store.replica import transaction
     from meshd.store.usage import RowFilter, device_names, usage_rows
 
     conn = replica.conn
+    home = str(config.home)
     daemon = daemon_running(config.home)
+    transcript = None
     if not daemon:  # new local lines are ingested in the background, shown from the next refresh
         lf = transcript_file(payload.get("transcript_path"), config)
         if lf is not None:
-            due = transcript_grew(conn, lf)
-        else:
-            try:
-                due = time.time() - os.stat(os.path.join(str(config.home), LOCK_NAME)).st_mtime > RESPAWN_S
-            except OSError:
-                due = True
-        if due:
+            transcript = [payload["transcript_path"], lf.path]
+            if transcript_grew(conn, lf):
+                spawn_ingest(config.home)
+        elif since_spawn(config.home) > RESPAWN_S:
             spawn_ingest(config.home)
     if obs is not None:
         try:
@@ -297,63 +430,87 @@ def _gather(replica, config, payload, obs, now):  # type: ignore[no-untyped-def]
                 record_reading(replica, obs)
         except sqlite3.OperationalError:
             pass  # the daemon holds the write lock: the next refresh records it
+    sig = signature(conn, home)  # before reading: a write from now on changes it, so no stale cache
 
     zone = resolve_tz(config.timezone)
     names = device_names(conn)
-    me = names.get(replica.device_id, replica.device_id[:8])
     rows = usage_rows(conn, config.cost_mode, RowFilter(since_ms=now - WINDOW_MS), merge_models=True)
-    line = Line()
-    from datetime import date, datetime
+    from datetime import date, datetime, timedelta
 
     d = date.fromisoformat(day_key(now, zone))
     midnight = int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() * 1000)
-    line.today_cost = sum(r.cost for r in rows if r.ts >= midnight)
+    n = d + timedelta(days=1)
+    day_end = int(datetime(n.year, n.month, n.day, tzinfo=zone).timestamp() * 1000)
     claude = [r for r in rows if r.provider == "claude"]
     blk = core_blocks.blocks_report(claude, now_ms=now, tz=zone, active_only=True)
     active = blk["blocks"][0] if blk["blocks"] else None
-    block_start = None
+    block = None
+    expires = min(now + CACHE_TTL_MS, day_end)
     if active is not None:
-        line.block_cost = float(active["costUSD"])
-        left = (active.get("projection") or {}).get("remainingMinutes")
-        if left is None:
-            end = _iso_ms(active["endTime"])
-            left = None if end is None else max(0, (end - now) // 60000)
-        line.block_left_min = left
-        line.burn_per_hour = (active.get("burnRate") or {}).get("costPerHour")
-        block_start = _iso_ms(active["startTime"])
-    fresh = freshest(conn, now)
-    own = {w.name: w for w in obs.windows} if obs is not None else {}
-    window_start = None
-    for name in ("five_hour", "seven_day"):
-        if name in own:  # what Claude Code just said is the freshest there is
-            w = own[name]
-            expired = w.resets_at is not None and w.resets_at * 1000 <= now
-            line.limits.append(Limit(name, w.used_percentage, 0, None, expired))
-            if name == "five_hour" and w.resets_at is not None and not expired:
-                window_start = w.resets_at * 1000 - WINDOWS[name]
-        elif name in fresh:
-            f = fresh[name]
-            dev = None if f.origin == replica.device_id else names.get(f.origin, f.origin[:8])
-            line.limits.append(Limit(name, f.used_percentage, f.age_ms, dev, f.expired))
-            if name == "five_hour" and f.starts_ms is not None and not f.expired:
-                window_start = f.starts_ms
-    since = window_start if window_start is not None else block_start
-    if since is not None:
-        line.share = share(((r.ts, r.device, r.cost) for r in claude), me, since)
-    if not daemon and conn.execute("SELECT COUNT(DISTINCT origin) FROM vector").fetchone()[0] > 1:
-        line.note = "mesh offline"
-    return line
+        start, end = _iso_ms(active["startTime"]), _iso_ms(active["endTime"])
+        if start is not None and end is not None:
+            block = {"cost": float(active["costUSD"]), "start": start, "end": end,
+                     "burn": (active.get("burnRate") or {}).get("costPerHour")}
+            expires = min(expires, end)
+    me = names.get(replica.device_id, replica.device_id[:8])
+    buckets: dict[int, list[float]] = {}
+    for r in claude:
+        if r.ts >= now - BUCKETS_MS:
+            b = buckets.setdefault(r.ts, [0.0, 0.0])
+            b[1] += r.cost
+            if r.device == me:
+                b[0] += r.cost
+    limits = {}
+    for name, f in freshest(conn, now).items():
+        limits[name] = {"pct": f.used_percentage, "at": f.at_ms, "resets": f.resets_at_ms,
+                        "device": None if f.origin == replica.device_id else names.get(f.origin, f.origin[:8])}
+    multi = conn.execute("SELECT COUNT(DISTINCT origin) FROM vector").fetchone()[0] > 1
+    return {
+        "v": CACHE_VERSION, "sig": sig, "at": now, "expires": expires,
+        "block": block, "today": sum(r.cost for r in rows if r.ts >= midnight), "dayEnd": day_end,
+        "limits": limits, "buckets": [[ts, m, t] for ts, (m, t) in sorted(buckets.items())],
+        "daemon": daemon, "multi": multi, "transcript": transcript,
+        "own": _obs_json(latest_own(conn, replica.device_id)),
+    }
+
+
+def home_dir(home) -> str:  # type: ignore[no-untyped-def]
+    """The data home exactly as meshd.config.default_home resolves it (--home, $MESHD_HOME, the
+    platform's folder), without importing meshd.config (dataclasses, tomllib) on the cached path.
+    tests/test_statusline.py checks that the two agree."""
+    from pathlib import Path
+
+    if home:
+        return str(Path(home).expanduser().absolute())
+    env = os.environ.get("MESHD_HOME")
+    if env:
+        return str(Path(env).expanduser().absolute())
+    if sys.platform == "darwin":
+        return str(Path.home() / "Library" / "Application Support" / "meshd")
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return str(Path(base) / "meshd")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return str((Path(xdg) if xdg else Path.home() / ".local" / "share") / "meshd")
 
 
 def run(home) -> None:  # type: ignore[no-untyped-def]
     """Print the line; never raises (MESHD_DEBUG=1 lets errors through), never exits non-zero."""
     try:
         from meshd.clock import now_ms
-        from meshd.config import load_config
+        from meshd.core.ratelimit import from_statusline
         from meshd.core.statusline import MAX_STDIN, render
 
         payload = parse_payload(read_stdin(MAX_STDIN))
-        text = render(build_line(payload, load_config(home), now_ms()))
+        now = now_ms()
+        line = None
+        if os.environ.get("MESHD_STATUSLINE_CACHE", "1") != "0":
+            line = from_cache(home_dir(home), payload, from_statusline(payload.get("rate_limits"), now), now)
+        if line is None:
+            from meshd.config import load_config
+
+            line = build_line(payload, load_config(home), now)
+        text = render(line)
     except Exception as e:  # never fail Claude Code: a short reason instead of the numbers
         if os.environ.get("MESHD_DEBUG"):
             raise

@@ -224,3 +224,91 @@ def test_an_old_replica_is_upgraded_in_the_background(env):
 def test_statusline_help_goes_through_click(env):
     p = meshctl(env, "statusline", "--help")
     assert p.returncode == 0 and b"Claude Code" in p.stdout
+
+
+# -- snapshots and the cache -----------------------------------------------------------------------
+
+from meshd.core.ratelimit import Observation, Window  # noqa: E402
+from meshd.core.statusline import compose  # noqa: E402
+
+T = 1_767_225_600_000
+
+
+def snap(**kw: object) -> dict:
+    base = {"block": {"cost": 3.0, "start": T - 3_600_000, "end": T + 4 * 3_600_000, "burn": 2.5},
+            "today": 7.5, "limits": {"five_hour": {"pct": 40.0, "at": T - 120_000, "resets": T + 3_600_000,
+                                                   "device": "laptop"},
+                                     "seven_day": {"pct": 12.0, "at": T - 5_000, "resets": T + 86_400_000,
+                                                   "device": None}},
+            "buckets": [[T - 4 * 3_600_000 - 1_800_000, 9.0, 9.0], [T - 1_800_000, 1.0, 4.0]], "daemon": True, "multi": True}
+    base.update(kw)
+    return base
+
+
+def test_compose_at_now():
+    line = compose(snap(), None, T)
+    assert render(line) == "$3.00 block 4h00m left $2.50/h | $7.50 today | 5h 40% 2m ago @laptop · 7d 12% | here 25%"
+    # a minute later from the same snapshot: ages and time left move
+    assert "3h59m left" in render(compose(snap(), None, T + 60_000)) and "3m ago" in render(compose(snap(), None, T + 60_000))
+    # past the block's end and the 5h reset
+    late = render(compose(snap(), None, T + 5 * 3_600_000))
+    assert late.startswith("no active block") and "5h reset" in late
+    assert render(compose(snap(daemon=False), None, T)).endswith("| mesh offline")
+
+
+def test_compose_prefers_the_reading_on_stdin():
+    obs = Observation(T, "statusline", (Window("five_hour", 55.0, (T + 600_000) // 1000),))
+    line = render(compose(snap(), obs, T))
+    assert "5h 55% ·" in line and "@laptop" not in line
+    # the window began 4h50m ago: both buckets (4h30m and 30m ago) count, this machine paid 10 of 13
+    assert line.endswith("here 77%")
+    # without an official window the block start is used: only the later bucket
+    assert render(compose(snap(limits={}), None, T)).endswith("here 25%")
+
+
+@pytest.mark.parametrize("menv", [
+    {"MESHD_HOME": "/x/y"}, {"MESHD_HOME": "~/h"}, {"MESHD_HOME": "rel/dir"}, {"MESHD_HOME": "/a/../b//c/"},
+    {"XDG_DATA_HOME": "/xdg"}, {},
+])
+def test_home_dir_agrees_with_meshd_config(monkeypatch, menv):
+    from meshd.config import default_home
+    from meshctl.statusline import home_dir
+
+    for k in ("MESHD_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in menv.items():
+        monkeypatch.setenv(k, v)
+    assert home_dir(None) == str(default_home())
+    assert home_dir(Path("some/where")) == str(Path("some/where").expanduser().absolute())
+
+
+PROBE_CACHED = """
+import sys, json
+sys.argv = ['meshctl', 'statusline']
+from meshctl.entry import main
+main()
+sys.stderr.write('MODULES ' + json.dumps(sorted(m for m in sys.modules if m.startswith(('meshd', 'click', 'orjson')))))
+"""
+
+
+def test_an_unchanged_replica_is_answered_from_the_cached_snapshot(env):
+    home = Path(env["MESHD_HOME"])
+    f = live_lines(Path(env["CLAUDE_CONFIG_DIR"]), 6, tag="k")
+    assert meshctl(env, "daily").returncode == 0
+    payload = json.dumps({"transcript_path": str(f), "rate_limits": rate()}).encode()
+    first = statusline(env, payload)  # computes, records the reading, writes the cache
+    assert (home / "statusline.cache").stat().st_mode & 0o777 == 0o600
+    p = subprocess.run([sys.executable, "-c", PROBE_CACHED], env=env, input=payload, capture_output=True, timeout=60)
+    mods = json.loads(p.stderr.decode().rsplit("MODULES ", 1)[1])
+    assert p.stdout.decode().strip() == first
+    assert "meshd.store.usage" not in mods and "meshd.core.blocks" not in mods and "meshd.config" not in mods, mods
+    assert not any(m.startswith(("click", "orjson")) for m in mods), mods
+    assert statusline(dict(env, MESHD_STATUSLINE_CACHE="0"), payload) == first  # computed afresh: the same
+    # new usage lands in the replica: the next refresh sees it
+    live_lines(Path(env["CLAUDE_CONFIG_DIR"]), 3, tag="k", seed=9)
+    assert meshctl(env, "daily").returncode == 0
+    assert statusline(env, payload) != first
+    # a corrupt cache is ignored and replaced
+    (home / "statusline.cache").write_bytes(b"\x00garbage{")
+    assert "block" in statusline(env, payload)
+    assert json.loads((home / "statusline.cache").read_bytes())["v"] == 1

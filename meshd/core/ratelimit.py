@@ -16,12 +16,11 @@ reader of Claude Code's stdin: it never raises, it drops what it cannot use.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime
-
-import orjson
+from collections import namedtuple
 
 from meshd.errors import LogRuleError
+
+# Plain named tuples, no dataclasses: `meshctl statusline` imports this module on every refresh.
 
 HOUR_MS = 3_600_000
 # Window name -> its length in ms (the window began at resets_at - length).
@@ -38,11 +37,13 @@ MAX_RESETS_S = MAX_AT_MS // 1000
 _SOURCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(namedtuple("Window", "name used_percentage resets_at")):
+    """One window of a reading: name, used_percentage, resets_at (epoch seconds or None)."""
+
+    __slots__ = ()
     name: str
     used_percentage: float
-    resets_at: int | None  # epoch seconds
+    resets_at: int | None
 
     def starts_ms(self) -> int | None:
         """When this window began (resets_at minus its length), epoch ms."""
@@ -51,8 +52,10 @@ class Window:
         return self.resets_at * 1000 - WINDOWS[self.name]
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(namedtuple("Observation", "at_ms source windows")):
+    """A reading: when it was observed (epoch ms), where from, and its windows (sorted by name)."""
+
+    __slots__ = ()
     at_ms: int
     source: str
     windows: tuple[Window, ...]
@@ -64,8 +67,23 @@ class Observation:
         )
 
 
+RECORD_EVERY_MS = 15 * 60_000  # an unchanged reading is recorded again after this long (its age stays honest)
+
+
+def should_record(last: Observation | None, obs: Observation, min_interval_ms: int = RECORD_EVERY_MS) -> bool:
+    """Whether `obs` goes into the log after this device's `last` recorded reading: when it changed,
+    or repeats it after `min_interval_ms`; never when it is not newer (a clock that went back)."""
+    if last is None:
+        return True
+    if obs.at_ms <= last.at_ms:
+        return False
+    return not (obs.same_values(last) and obs.at_ms - last.at_ms < min_interval_ms)
+
+
 def to_body(obs: Observation) -> bytes:
     """The record body of an observation (sorted keys: equal readings give equal bytes)."""
+    import orjson
+
     return orjson.dumps(
         {
             "at": obs.at_ms,
@@ -84,6 +102,8 @@ def parse_body(body: bytes) -> Observation:
     """Validate a `ratelimit` record body from any peer; LogRuleError when it breaks the format."""
     if len(body) > MAX_BODY:
         raise LogRuleError("ratelimit record too large")
+    import orjson
+
     try:
         d = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -121,6 +141,8 @@ def _resets_seconds(v: object) -> int | None:
         s = int(v / 1000) if v > 1e11 else int(v)
         return s if 0 < s <= MAX_RESETS_S else None
     if isinstance(v, str) and 0 < len(v) <= 64:
+        from datetime import datetime
+
         try:
             dt = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
         except ValueError:

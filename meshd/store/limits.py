@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from meshd.core.ratelimit import WINDOWS, Observation, Window, parse_body, to_body
+from meshd.core.ratelimit import RECORD_EVERY_MS, WINDOWS, Observation, Window, parse_body, should_record, to_body
 
 FUTURE_SKEW_MS = 10 * 60_000  # readings stamped further ahead than this (a wrong clock) are ignored
 
@@ -93,15 +93,10 @@ def latest_own(conn: sqlite3.Connection, origin: str) -> Observation | None:
     return Observation(at, rows[0][4], wins)
 
 
-def record_reading(replica, obs: Observation, *, min_interval_ms: int = 15 * 60_000) -> bool:  # type: ignore[no-untyped-def]
-    """Append `obs` to this device's log unless it repeats the last reading within `min_interval_ms`.
-
-    Call inside a write transaction. True when a record was appended.
-    """
-    last = latest_own(replica.conn, replica.device_id)
-    if last is not None and obs.same_values(last) and obs.at_ms - last.at_ms < min_interval_ms:
+def record_reading(replica, obs: Observation, *, min_interval_ms: int = RECORD_EVERY_MS) -> bool:  # type: ignore[no-untyped-def]
+    """Append `obs` to this device's log when core.ratelimit.should_record says so (a changed
+    reading, or an unchanged one after `min_interval_ms`). Call inside a write transaction."""
+    if not should_record(latest_own(replica.conn, replica.device_id), obs, min_interval_ms):
         return False
-    if last is not None and obs.at_ms <= last.at_ms:
-        return False  # a clock that went back: the newer reading stays
     replica.append_local("ratelimit", [to_body(obs)])
     return True
