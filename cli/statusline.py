@@ -505,7 +505,12 @@ def run(home) -> None:  # type: ignore[no-untyped-def]
         now = now_ms()
         line = None
         if os.environ.get("MESHD_STATUSLINE_CACHE", "1") != "0":
-            line = from_cache(home_dir(home), payload, from_statusline(payload.get("rate_limits"), now), now)
+            try:
+                line = from_cache(home_dir(home), payload, from_statusline(payload.get("rate_limits"), now), now)
+            except Exception:  # a cache that cannot be used is computed afresh
+                if os.environ.get("MESHD_DEBUG"):
+                    raise
+                line = None
         if line is None:
             from meshd.config import load_config
 

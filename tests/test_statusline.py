@@ -312,3 +312,14 @@ def test_an_unchanged_replica_is_answered_from_the_cached_snapshot(env):
     (home / "statusline.cache").write_bytes(b"\x00garbage{")
     assert "block" in statusline(env, payload)
     assert json.loads((home / "statusline.cache").read_bytes())["v"] == 1
+
+
+def test_a_cache_with_a_matching_signature_but_broken_content_is_recomputed(env):
+    home = Path(env["MESHD_HOME"])
+    live_lines(Path(env["CLAUDE_CONFIG_DIR"]), 4, tag="z")
+    assert meshctl(env, "daily").returncode == 0
+    good = statusline(env, b"{}")
+    cache = json.loads((home / "statusline.cache").read_bytes())
+    for broken in ({"block": "x"}, {"limits": {"five_hour": 5}}, {"buckets": [[1]]}, {"today": "lots"}):
+        (home / "statusline.cache").write_text(json.dumps({**cache, **broken}))
+        assert statusline(env, b"{}") == good
