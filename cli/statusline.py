@@ -515,7 +515,8 @@ def run(home) -> None:  # type: ignore[no-untyped-def]
             from meshd.config import load_config
 
             line = build_line(payload, load_config(home), now)
-        text = render(line)
+        cols = os.environ.get("COLUMNS", "")
+        text = render(line, int(cols) if cols.isdigit() and 20 <= int(cols) <= 10_000 else None)
     except Exception as e:  # never fail Claude Code: a short reason instead of the numbers
         if os.environ.get("MESHD_DEBUG"):
             raise

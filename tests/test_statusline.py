@@ -323,3 +323,27 @@ def test_a_cache_with_a_matching_signature_but_broken_content_is_recomputed(env)
     for broken in ({"block": "x"}, {"limits": {"five_hour": 5}}, {"buckets": [[1]]}, {"today": "lots"}):
         (home / "statusline.cache").write_text(json.dumps({**cache, **broken}))
         assert statusline(env, b"{}") == good
+
+
+def test_render_fits_the_width_claude_code_passes():
+    line = Line(block_cost=3.214, block_left_min=133, burn_per_hour=4.1, today_cost=45.666,
+                limits=[Limit("five_hour", 23.5, 180_000, "laptop", False), Limit("seven_day", 41.2, 5_000, None, False)],
+                share=0.62, note="mesh offline")
+    full = render(line)
+    assert render(line, len(full)) == full
+    assert render(line, len(full) - 1) == full.removesuffix(" | mesh offline")
+    assert render(line, 80) == "$3.21 block 2h13m left $4.10/h | $45.67 today | 5h 24% 3m ago @laptop · 7d 41%"
+    assert render(line, 70) == "$3.21 block 2h13m left $4.10/h | $45.67 today | 5h 24% · 7d 41%"
+    assert render(line, 50) == "$3.21 block 2h13m left $4.10/h | $45.67 today"
+    assert render(line, 20) == "$3.21 block 2h13m le"
+    assert render(Line(message="meshd: no data yet"), 10) == "meshd: no "
+
+
+def test_columns_from_claude_code_are_honoured(env):
+    live_lines(Path(env["CLAUDE_CONFIG_DIR"]), 4, tag="c")
+    assert meshctl(env, "daily").returncode == 0
+    payload = json.dumps({"rate_limits": rate()}).encode()
+    wide = statusline(env, payload)
+    for cols in ("40", "abc", "5", "-1", "99999999999999999999"):
+        line = statusline(dict(env, COLUMNS=cols), payload)
+        assert line == wide or (cols == "40" and len(line) <= 40 and line.startswith("$")), (cols, line)

@@ -74,9 +74,11 @@ def fmt_minutes(m: int) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m"
 
 
-def render(line: Line) -> str:
+def render(line: Line, width: int | None = None) -> str:
+    """The line; with a `width` (Claude Code passes COLUMNS), the least important parts go first:
+    the note, this machine's share, the readings' ages and sources, then the readings."""
     if line.message:
-        return line.message
+        return line.message if width is None or len(line.message) <= width else line.message[: max(1, width)]
     parts: list[str] = []
     if line.block_cost is None:
         parts.append("no active block")
@@ -88,25 +90,35 @@ def render(line: Line) -> str:
             b += f" {fmt_cost(line.burn_per_hour)}/h"
         parts.append(b)
     parts.append(f"{fmt_cost(line.today_cost)} today")
-    lim = []
-    for x in line.limits:
-        label = LABELS.get(x.window, x.window)
-        if x.expired:
-            lim.append(f"{label} reset")
-            continue
-        s = f"{label} {x.used_percentage:.0f}%"
-        if x.age_ms >= 60_000:
-            s += f" {fmt_age(x.age_ms)}"
-        if x.device:
-            s += f" @{x.device[:16]}"
-        lim.append(s)
-    if lim:
-        parts.append(" · ".join(lim))
-    if line.share is not None:
-        parts.append(f"here {100 * line.share:.0f}%")
-    if line.note:
-        parts.append(line.note)
-    return " | ".join(parts)
+
+    def limits(detail: bool) -> str:
+        lim = []
+        for x in line.limits:
+            label = LABELS.get(x.window, x.window)
+            if x.expired:
+                lim.append(f"{label} reset")
+                continue
+            s = f"{label} {x.used_percentage:.0f}%"
+            if detail and x.age_ms >= 60_000:
+                s += f" {fmt_age(x.age_ms)}"
+            if detail and x.device:
+                s += f" @{x.device[:16]}"
+            lim.append(s)
+        return " · ".join(lim)
+
+    share_part = f"here {100 * line.share:.0f}%" if line.share is not None else ""
+    candidates = [  # from the fullest to the barest
+        [limits(True), share_part, line.note or ""],
+        [limits(True), share_part],
+        [limits(True)],
+        [limits(False)],
+        [],
+    ]
+    for extra in candidates:
+        text = " | ".join(parts + [p for p in extra if p])
+        if width is None or len(text) <= width:
+            return text
+    return text[: max(1, width)] if width else text
 
 
 def share(costs: Iterable[tuple[int, str, float]], me: str, since_ms: int) -> float | None:
