@@ -176,3 +176,13 @@ def test_rebuild_replays_readings_and_skips_what_an_older_meshd_let_in(tmp_path)
     with transaction(conn):
         r.rebuild()
     assert limits.freshest(conn, T0)["five_hour"].used_percentage == 33
+
+
+def test_split_shares_the_percentage_by_cost():
+    assert rl.split(40.0, {}) == []
+    assert rl.split(40.0, {"a": 0.0, "b": -1.0}) == []
+    out = rl.split(40.0, {"a": 1.0, "b": 3.0, "c": 0.0})
+    assert out == [{"device": "b", "share": 0.75, "percentagePoints": 30.0},
+                   {"device": "a", "share": 0.25, "percentagePoints": 10.0}]
+    tie = rl.split(10.0, {"z": 1.0, "y": 1.0})
+    assert [d["device"] for d in tie] == ["y", "z"]

@@ -45,5 +45,14 @@ def test_a_reading_taken_on_one_machine_shows_on_the_other(tmp_path: Path):
         share = int(str(line).rsplit("here ", 1)[1].split("%")[0])
         assert 0 < share < 50, line
         assert "mesh offline" not in str(line)
+        # status on a: b's official reading, split across both machines by their cost in the window
+        p = subprocess.run([sys.executable, "-m", "meshctl", "status", "--json"], env=a.env, capture_output=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        five = json.loads(p.stdout)["rateLimits"]["five_hour"]
+        assert five["device"] == "laptop" and five["usedPercentage"] == 37 and not five["expired"]
+        split = {d["device"]: d["percentagePoints"] for d in five["devices"]}
+        assert set(split) == {"desk", "laptop"} and abs(sum(split.values()) - 37) < 1e-9
+        assert split["laptop"] > split["desk"]
     finally:
         m.stop_all()

@@ -80,6 +80,18 @@ def should_record(last: Observation | None, obs: Observation, min_interval_ms: i
     return not (obs.same_values(last) and obs.at_ms - last.at_ms < min_interval_ms)
 
 
+def split(used_percentage: float, costs: dict[str, float]) -> list[dict[str, object]]:
+    """Each device's part of a window's percentage, in proportion to its cost since the window began
+    (most first); empty when nobody has cost."""
+    total = sum(c for c in costs.values() if c > 0)
+    if total <= 0:
+        return []
+    out = [{"device": d, "share": c / total, "percentagePoints": used_percentage * c / total}
+           for d, c in costs.items() if c > 0]
+    out.sort(key=lambda x: (-x["share"], x["device"]))  # type: ignore[operator]
+    return out
+
+
 def to_body(obs: Observation) -> bytes:
     """The record body of an observation (sorted keys: equal readings give equal bytes)."""
     import orjson
