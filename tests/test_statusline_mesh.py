@@ -54,5 +54,17 @@ def test_a_reading_taken_on_one_machine_shows_on_the_other(tmp_path: Path):
         split = {d["device"]: d["percentagePoints"] for d in five["devices"]}
         assert set(split) == {"desk", "laptop"} and abs(sum(split.values()) - 37) < 1e-9
         assert split["laptop"] > split["desk"]
+        # a setting made on one machine reaches the other (last writer wins)
+        run = lambda env, *args: subprocess.run([sys.executable, "-m", "meshctl", *args], env=env,  # noqa: E731
+                                                capture_output=True, text=True, timeout=60)
+        assert run(a.env, "plan", "set", "pro").returncode == 0
+        assert run(b.env, "budget", "set", "--", "-home-u-proj", "25").returncode == 0
+        wait_for(lambda: json.loads(run(b.env, "plan", "show", "--json").stdout)["plan"] == "pro", 30,
+                 "b to learn a's plan")
+        wait_for(lambda: json.loads(run(a.env, "budget", "list", "--json").stdout)["budgets"], 30,
+                 "a to learn b's budget")
+        assert run(b.env, "plan", "set", "max20x").returncode == 0  # later: wins everywhere
+        wait_for(lambda: json.loads(run(a.env, "plan", "show", "--json").stdout)["plan"] == "max20x", 30,
+                 "a to learn the later plan")
     finally:
         m.stop_all()
