@@ -155,3 +155,16 @@ def test_every_replica_agrees_whatever_the_arrival_order(writes, rnd):
                 r.apply_batch(Batch(o, 1, part[0].seq - 1, part[-1].seq, tuple(part)))
         results.append(ss.current(r.conn))
     assert results[0] == results[1] == results[2] == expect
+
+
+def test_a_forgotten_devices_far_future_clock_stops_driving_ours():
+    a = fresh(A)
+    with transaction(a.conn):
+        a.apply_batch(Batch(B, 1, 0, 1, (Record(1, "setting", rec("plan", "pro", hlc.MAX_HLC)),)))
+    with pytest.raises(ValueError):  # nothing can sort after the largest stamp: the write is refused
+        with transaction(a.conn):
+            ss.put(a, "plan", "api", T0)
+    with transaction(a.conn):
+        a.append_local("forget", [forget_body(B, False, T0)])
+        s = ss.put(a, "plan", "api", T0)
+    assert hlc.unpack(s.hlc) == (T0, 0) and ss.plan(a.conn) == "api"

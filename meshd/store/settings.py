@@ -59,8 +59,11 @@ def budgets(conn: sqlite3.Connection) -> dict[str, float]:
 
 
 def last_hlc(conn: sqlite3.Connection) -> int:
-    """The highest timestamp of any write this replica holds (0 when none)."""
-    row = conn.execute("SELECT MAX(hlc) FROM settings").fetchone()
+    """The highest timestamp of any write this replica holds from a device that is not forgotten
+    (0 when none): a forgotten device's clock, however far ahead, no longer drives ours."""
+    row = conn.execute(
+        "SELECT MAX(hlc) FROM settings WHERE origin NOT IN (SELECT device_id FROM forgotten)"
+    ).fetchone()
     return int(row[0] or 0)
 
 
@@ -69,6 +72,10 @@ def put(replica, key: str, value: object, now_ms: int) -> Setting:  # type: igno
 
     Call inside a write transaction: the stamp sorts after every write this replica has seen.
     """
-    s = make(key, value, hlc.send(last_hlc(replica.conn), now_ms))
+    try:
+        stamp = hlc.send(last_hlc(replica.conn), now_ms)
+    except ValueError:
+        raise ValueError("a device stamped a setting at the end of time; `meshctl forget` it first") from None
+    s = make(key, value, stamp)
     replica.append_local("setting", [to_body(s)])
     return s
