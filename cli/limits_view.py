@@ -8,7 +8,7 @@ from typing import Any
 def rate_limits(conn, mode: str, now: int, names: dict[str, str]) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The freshest official reading per window, each split across devices by their Claude cost
     since the window began."""
-    from meshd.core.ratelimit import split
+    from meshd.core.ratelimit import elapsed_percentage, split
     from meshd.store.limits import freshest
     from meshd.store.usage import RowFilter, usage_rows
 
@@ -25,6 +25,7 @@ def rate_limits(conn, mode: str, now: int, names: dict[str, str]) -> dict[str, d
                 if r.ts >= start:
                     costs[r.device] = costs.get(r.device, 0.0) + r.cost
         j["devices"] = split(f.used_percentage, costs)
+        j["elapsedPercentage"] = None if f.expired else elapsed_percentage(name, f.resets_at_ms, now)
         out[name] = j
     return out
 
@@ -40,6 +41,9 @@ def limit_line(w: dict[str, Any], now: int) -> str:
         import time
 
         resets = ", resets " + time.strftime("%a %H:%MZ", time.gmtime(w["resetsAt"] / 1000))
+    elapsed = w.get("elapsedPercentage")
+    if elapsed is not None:
+        resets += f", {elapsed:.0f}% of the window passed"
     split = ", ".join(f"{d['device']} {d['percentagePoints']:.1f} pts" for d in w["devices"][:4])
     return (f"Limit    {label} {w['usedPercentage']:.0f}% ({w['device']}, {fmt_age(now - w['observedAt'])}{resets})"
             + (f": {split}" if split else ""))

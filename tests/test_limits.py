@@ -186,3 +186,14 @@ def test_split_shares_the_percentage_by_cost():
                    {"device": "a", "share": 0.25, "percentagePoints": 10.0}]
     tie = rl.split(10.0, {"z": 1.0, "y": 1.0})
     assert [d["device"] for d in tie] == ["y", "z"]
+
+
+def test_elapsed_percentage_of_a_window():
+    h = 3_600_000
+    assert rl.elapsed_percentage("five_hour", T0 + 5 * h, T0) == 0.0
+    assert rl.elapsed_percentage("five_hour", T0 + 4 * h, T0) == 20.0
+    assert rl.elapsed_percentage("five_hour", T0, T0 + h) == 100.0  # past the reset: capped
+    assert rl.elapsed_percentage("five_hour", T0 + 10 * h, T0) == 0.0  # a reset further out than the window
+    assert rl.elapsed_percentage("seven_day", T0 + 7 * 24 * h // 2, T0) == 50.0
+    assert rl.elapsed_percentage("five_hour", None, T0) is None
+    assert rl.elapsed_percentage("ten_year", T0, T0) is None

@@ -51,6 +51,7 @@ def test_a_reading_taken_on_one_machine_shows_on_the_other(tmp_path: Path):
         assert p.returncode == 0, p.stderr
         five = json.loads(p.stdout)["rateLimits"]["five_hour"]
         assert five["device"] == "laptop" and five["usedPercentage"] == 37 and not five["expired"]
+        assert 75 < five["elapsedPercentage"] < 85  # resets in an hour: four fifths of the window passed
         split = {d["device"]: d["percentagePoints"] for d in five["devices"]}
         assert set(split) == {"desk", "laptop"} and abs(sum(split.values()) - 37) < 1e-9
         assert split["laptop"] > split["desk"]

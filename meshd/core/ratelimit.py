@@ -80,6 +80,15 @@ def should_record(last: Observation | None, obs: Observation, min_interval_ms: i
     return not (obs.same_values(last) and obs.at_ms - last.at_ms < min_interval_ms)
 
 
+def elapsed_percentage(window: str, resets_at_ms: int | None, now_ms: int) -> float | None:
+    """How much of the window has passed at `now` (0-100), to set against the percentage used:
+    using more than has elapsed means running out before the reset. None when unknown."""
+    length = WINDOWS.get(window)
+    if length is None or resets_at_ms is None:
+        return None
+    return min(100.0, max(0.0, 100.0 * (now_ms - (resets_at_ms - length)) / length))
+
+
 def split(used_percentage: float, costs: dict[str, float]) -> list[dict[str, object]]:
     """Each device's part of a window's percentage, in proportion to its cost since the window began
     (most first); empty when nobody has cost."""
