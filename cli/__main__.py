@@ -1,4 +1,4 @@
-from meshctl.main import cli
+from meshctl.entry import main
 
 if __name__ == "__main__":
-    cli()
+    main()

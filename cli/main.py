@@ -80,6 +80,9 @@ _COMMANDS = {
     "devices": "meshctl.devices_cmd:devices",
     "forget": "meshctl.devices_cmd:forget",
     "sync": "meshctl.sync_cmd:sync",
+    "statusline": "meshctl.statusline_cmd:statusline",
+    "plan": "meshctl.plan_cmd:plan",
+    "budget": "meshctl.plan_cmd:budget",
 }
 
 

@@ -86,11 +86,23 @@ def _period_command(name: str, key: str, label: str) -> click.Command:
         if name == "weekly":
             kw["start_of_week"] = start_of_week
         data = fn(rows, **kw)
+        pace = None
+        if name == "monthly":  # additive: plan value, pace and budgets of the current month, mesh-wide
+            from meshd.clock import now_ms
+
+            from meshctl.plan_cmd import pace_summary
+
+            pace = pace_summary(c["replica"].conn, c["mode"], c["tz"], now_ms())
+            data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])
         if as_json:
             emit_json(data)
             return
         click.echo(_period_table(data[key], data["totals"], label, key_field=_KEY_FIELD[key],
                                  breakdown=breakdown, by_device=by_device))
+        if pace is not None:
+            from meshctl.plan_cmd import pace_lines
+
+            click.echo("\n" + "\n".join(pace_lines(pace)))
 
     return cmd
 

@@ -88,6 +88,13 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
         "devices": len({o for o, _e in vec}),
         "records": sum(vec.values()),
     }
+    from meshctl.plan_cmd import pace_lines, pace_summary
+
+    pace = pace_summary(conn, config.cost_mode, zone, now)  # plan value, pace, budgets (mesh-wide)
+    data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])
+    from meshctl.limits_view import limit_line, rate_limits
+
+    data["rateLimits"] = rate_limits(conn, config.cost_mode, now, names)  # official readings, split by device
     if as_json:
         emit_json(data)
         return
@@ -113,6 +120,9 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
                          f"{fmt_cost(block_split['remote']['costUSD'])} ({block_split['remoteDevices']} other devices)")
     else:
         lines.append("Block    no active block")
+    for w in data["rateLimits"].values():
+        lines.append(limit_line(w, now))
+    lines.extend(pace_lines(pace))
     if peer_list is None:
         lines.append("Mesh     daemon not running (reports use this replica; start it with `meshd run`)")
     elif not peer_list:

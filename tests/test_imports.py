@@ -53,6 +53,11 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["pricing"],
         ["devices"],
         ["devices", "--json"],
+        ["statusline"],
+        ["plan"],
+        ["plan", "show", "--json"],
+        ["budget", "list"],
+        ["budget", "list", "--json"],
         ["--help"],
     ],
 )
@@ -66,6 +71,19 @@ def test_read_only_commands_stay_light(argv: list[str], env: dict[str, str]) -> 
     probe = json.loads(line[-1][6:])
     assert probe["code"] in (0, None), p.stderr
     assert probe["heavy"] == [], f"{argv} imported {probe['heavy']}"
+
+
+def test_statusline_fast_path_skips_click_and_heavy_modules(env: dict[str, str]) -> None:
+    """`meshctl statusline` (the console script's entry) loads neither click nor the heavy modules."""
+    code = (
+        "import sys, json\nsys.argv = ['meshctl', 'statusline']\nfrom meshctl.entry import main\nmain()\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY) | {'click'}!r})\n"
+        "sys.stderr.write('PROBE ' + json.dumps(bad))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], env=env, input=b"{}", capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().count("\n") == 1
+    assert p.stderr.decode().rsplit("PROBE ", 1)[1] == "[]"
 
 
 def test_every_module_imports_on_its_own() -> None:

@@ -33,7 +33,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 # Tables derived from the log; an older schema drops them and they are rebuilt from the log.
-DERIVED = ("usage", "rollup", "devices", "forgotten")
+DERIVED = ("usage", "rollup", "devices", "forgotten", "ratelimits", "settings")
 
 
 def init_schema(conn: sqlite3.Connection) -> bool:

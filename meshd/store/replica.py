@@ -17,8 +17,11 @@ from meshd.core.entry import UsageEntry
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, Record, Vector, check_batch
 from meshd.errors import LogRuleError
 from meshd.store.forget import apply_forget, forgotten_ids
+from meshd.store.limits import apply_ratelimit
+from meshd.store.settings import apply_setting
 
 Coster = Callable[[UsageEntry], float]
+_SMALL_KINDS = {"ratelimit": apply_ratelimit, "setting": apply_setting}
 
 _INSERT_USAGE = (
     "INSERT INTO usage(origin, epoch, seq, ts, provider, model, project, session, input, output,"
@@ -110,6 +113,7 @@ class Replica:
         self.device_id = device_id
         self.epoch = epoch
         self.coster = coster
+        self.replaying = False
 
     # -- the version vector -------------------------------------------------------------
 
@@ -185,12 +189,14 @@ class Replica:
             except LogRuleError:
                 pass
         logs = self.conn.execute("SELECT origin, epoch, max_seq FROM vector").fetchall()
+        self.replaying = True  # a failed rebuild rolls back and the replica is not used
         for origin, epoch, _max in logs:
             after = 0
             while (b := self.read_after(origin, epoch, after, 8 << 20)) is not None:
                 self._materialize_records(origin, epoch, b.records)
                 after = b.last_seq
                 n += len(b.records)
+        self.replaying = False
         return n
 
     # -- reading the log ------------------------------------------------------------------
@@ -241,7 +247,12 @@ class Replica:
                     raise LogRuleError(f"malformed usage record {origin[:8]}/{epoch}/{r.seq}: {e}") from None
             elif r.kind == "device":
                 self._apply_device(origin, r.seq, r.body)
-            # ratelimit / setting records are materialized by later layers.
+            elif r.kind in _SMALL_KINDS:  # ratelimit, setting (store/limits.py, store/settings.py)
+                try:
+                    _SMALL_KINDS[r.kind](self.conn, origin, r.body)
+                except LogRuleError:
+                    if not self.replaying:  # a rebuild skips what an older meshd let in
+                        raise
         if usage and not hidden and any(r.kind == "forget" for r in recs):
             hidden = origin in forgotten_ids(self.conn)  # the batch forgot its own origin
         if usage and not hidden:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(
@@ -118,6 +118,28 @@ CREATE TABLE IF NOT EXISTS forgotten(
     purge     INTEGER NOT NULL DEFAULT 0,
     by_origin TEXT    NOT NULL DEFAULT '',
     at        INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Official rate-limit readings (`ratelimit` records): per device and window its latest reading
+-- (store/limits.py). `at` and `resets_at` are epoch ms.
+CREATE TABLE IF NOT EXISTS ratelimits(
+    origin    TEXT    NOT NULL,
+    win       TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    used_pct  REAL    NOT NULL,
+    resets_at INTEGER,
+    source    TEXT    NOT NULL,
+    PRIMARY KEY(origin, win)
+) WITHOUT ROWID;
+
+-- Replicated settings (`setting` records): per key and writing device its latest write by hybrid
+-- logical clock; the value of a key is the highest (hlc, origin) (store/settings.py). JSON values.
+CREATE TABLE IF NOT EXISTS settings(
+    key    TEXT    NOT NULL,
+    origin TEXT    NOT NULL,
+    hlc    INTEGER NOT NULL,
+    value  TEXT    NOT NULL,
+    PRIMARY KEY(key, origin)
 ) WITHOUT ROWID;
 
 -- Peers' last known addresses, dialled again after a restart (local only, never replicated).
