@@ -116,7 +116,7 @@ def forget(ctx: click.Context, device: str, purge: bool, yes: bool) -> None:
         if socket_path(config.home).exists():
             from meshd.rpc import local
 
-            local.forget(config.home, did)
+            local.forget(config.home, did, purge)
     except DaemonError:
         pass
     click.echo(f"forgot device {did[:8]}{' (usage purged)' if purge else ''}; the tombstone gossips to every replica")

@@ -25,6 +25,7 @@ from meshd.rpc import convert
 from meshd.rpc.creds import SERVER_OPTIONS, Credentials, load_credentials
 from meshd.rpc.local import LocalServicer, socket_path
 from meshd.rpc.peer import GrpcPeerClient, PeerServicer
+from meshd.rpc.queries import QueryRunner, VectorFeed
 from meshd.store.writer import ReplicaStore
 from meshd.sync.gossip import Gossip, Hello, SyncResult, behind
 from meshd.sync.peers import PeerTable
@@ -73,6 +74,8 @@ class Daemon:
         self.gossip: Gossip | None = None
         self.discovery = None
         self.health = health.aio.HealthServicer()
+        self.feed = VectorFeed()  # wakes local API watchers when the vector changes
+        self.queries: QueryRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -107,6 +110,7 @@ class Daemon:
             await self._start_mdns(host)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("meshd.v1.PeerService", health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("meshd.v1.LocalService", health_pb2.HealthCheckResponse.SERVING)
         shown = host if host not in ("", "0.0.0.0") else "0.0.0.0"
         sys.stderr.write(f"meshd: listening on {shown}:{self.port} as {self.store.device_id}\n")
         sys.stderr.flush()
@@ -117,6 +121,7 @@ class Daemon:
         await self.stop_event.wait()
         log.info("shutting down")
         await self.health.enter_graceful_shutdown()
+        self.feed.close()
         if self.discovery is not None:
             await self.discovery.close()
         tasks = list(self.tasks)
@@ -125,6 +130,8 @@ class Daemon:
         await asyncio.wait(tasks, timeout=3) if tasks else None
         await peer_server.stop(2)
         await local_server.stop(1)
+        if self.queries is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.queries.close)
         if sec is not None:
             await sec.stop(0.5)
         for ch in self.channels.values():
@@ -141,7 +148,10 @@ class Daemon:
         if path.exists():
             path.unlink()
         server = grpc.aio.server()
-        local_pb2_grpc.add_LocalServiceServicer_to_server(LocalServicer(self), server)
+        self.queries = QueryRunner(self.config)
+        local_pb2_grpc.add_LocalServiceServicer_to_server(
+            LocalServicer(self, config=self.config, device_id=self.store.device_id, runner=self.queries,
+                          feed=self.feed), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         try:
             from grpc_reflection.v1alpha import reflection
@@ -342,7 +352,8 @@ class Daemon:
         self._notify_all(from_id)
 
     def _notify_all(self, exclude: str | None) -> None:
-        """Tell every online peer (one address per device) that we have news."""
+        """Tell every online peer (one address per device) that we have news; wake local watchers."""
+        self.feed.changed()
         seen: set[str] = set()
         for p in self.table.online():
             if p.device_id in seen or p.device_id == exclude:
@@ -413,6 +424,9 @@ class Daemon:
                 out.append(convert.sync_result_to_pb(p.address, p.device_id or "", None,
                                                      "timed out" if j in pending else str(j.exception()), timeout))
         return out
+
+    async def append_forget(self, device_id: str, purge: bool) -> bool:
+        return await self.store.append_forget(device_id, purge, wall_ms())
 
     async def forget(self, device_id: str) -> int:
         self.revoked = self.revoked | {device_id}

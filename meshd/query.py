@@ -70,6 +70,14 @@ def _text(value: Any, name: str, cli: bool, *, limit: int = MAX_TEXT) -> str | N
     return value
 
 
+def check_text(value: str, name: str) -> str:
+    """A required short printable string (an RPC field); ConfigError otherwise."""
+    got = _text(value, name, False)
+    if got is None:
+        raise ConfigError(f"{name} must not be empty")
+    return got
+
+
 def report_query(kind: str, *, tz_default: str | None = None, mode_default: str = "auto", cli: bool = False,
                  since: str | None = None, until: str | None = None, timezone: str | None = None,
                  order: str | None = None, mode: str | None = None, devices: tuple[str, ...] | list[str] = (),
@@ -148,7 +156,8 @@ def _token_limit(value: int | str | None, cli: bool) -> int | str | None:
     return value
 
 
-def _origins(conn: sqlite3.Connection, names: tuple[str, ...]) -> tuple[str, ...] | None:
+def origins_for(conn: sqlite3.Connection, names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Device ids for --device names (None: every device); NotFound for an unknown one."""
     from meshd.store.usage import origins_named
 
     if not names:
@@ -167,7 +176,7 @@ def run(conn: sqlite3.Connection, q: Query, now_ms: int) -> dict[str, Any]:
     from meshd.core import reports
     from meshd.store.usage import DAILY_WINNERS, WINNERS, RowFilter, day_rows, usage_rows
 
-    flt = RowFilter(provider=q.provider, origins=_origins(conn, q.devices))
+    flt = RowFilter(provider=q.provider, origins=origins_for(conn, q.devices))
     if q.kind in ("daily", "weekly", "monthly"):
         daily_rule = q.kind == "daily"  # ccusage's daily dedups sidechain replays; its other reports do not
         if q.project:
@@ -214,7 +223,7 @@ def active_block(conn: sqlite3.Connection, q: Query, now_ms: int) -> dict[str, A
 
     length = core_blocks.session_length_ms(q.session_hours)
     grain = _block_grain(q.session_hours)
-    base = RowFilter(provider="claude", origins=_origins(conn, q.devices))
+    base = RowFilter(provider="claude", origins=origins_for(conn, q.devices))
     rows = usage_rows(conn, q.mode, replace(base, since_ms=now_ms - max(3 * 86_400_000, 4 * length)),
                       grain=grain, merge_models=True)
     cut, last = None, None
