@@ -159,7 +159,8 @@ class Daemon:
             from meshd.v1 import local_pb2 as lp
 
             reflection.enable_server_reflection(
-                [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME], server)
+                [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME,
+                 health.SERVICE_NAME], server)
         except ImportError:
             pass
         try:
