@@ -127,22 +127,30 @@ monthly = _period_command("monthly", "monthly", "Month")
 def session(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
             provider, offline, session_id) -> None:  # type: ignore[no-untyped-def]
     data = _report(ctx, "session", since, until, tz, order, mode, devices, provider, session=session_id)
-    if as_json:
-        emit_json(data)
-        return
-    sessions = data["sessions"]
+    sessions = _rows_for_table(data, "sessions", as_json)
     if not sessions:
-        click.echo("No usage found.")
         return
     headers = ["Session", "Project", "Last", "Input", "Output", "Total", "Cost"]
     body = [[s["sessionId"][:12], s.get("projectPath", "")[-24:], str(s.get("lastActivity", ""))[:10],
-             fmt_tokens(s["inputTokens"]), fmt_tokens(s["outputTokens"]), fmt_tokens(s["totalTokens"]),
-             fmt_cost(s["totalCost"])] for s in sessions]
-    body.append(["\x00"])
-    t = data["totals"]
-    body.append(["Total", "", "", fmt_tokens(t["inputTokens"]), fmt_tokens(t["outputTokens"]),
-                 fmt_tokens(t["totalTokens"]), fmt_cost(t["totalCost"])])
+             *_cells(s)] for s in sessions]
+    body += [["\x00"], ["Total", "", "", *_cells(data["totals"])]]
     click.echo(table(headers, body, right={3, 4, 5, 6}))
+
+
+def _rows_for_table(data: dict[str, Any], key: str, as_json: bool) -> list[dict[str, Any]]:
+    """Print the JSON (or "No usage found.") and return [], or return the rows to print as a table."""
+    if as_json:
+        emit_json(data)
+        return []
+    if not data[key]:
+        click.echo("No usage found.")
+    return data[key]  # type: ignore[no-any-return]
+
+
+def _cells(d: dict[str, Any]) -> list[str]:
+    """Input, output, total tokens and cost cells of a row, a breakdown or the totals."""
+    return [fmt_tokens(d["inputTokens"]), fmt_tokens(d["outputTokens"]),
+            fmt_tokens(d["totalTokens"]) if "totalTokens" in d else "", fmt_cost(d.get("totalCost", d.get("cost", 0.0)))]
 
 
 @click.command("projects", help="Usage and cost per project (all its sessions), merged over all devices.")
@@ -152,32 +160,18 @@ def session(ctx: click.Context, since, until, tz, order, mode, breakdown, as_jso
 def projects(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
              provider, offline, project) -> None:  # type: ignore[no-untyped-def]
     data = _report(ctx, "projects", since, until, tz, order, mode, devices, provider, project=project)
-    if as_json:
-        emit_json(data)
-        return
-    rows = data["projects"]
+    rows = _rows_for_table(data, "projects", as_json)
     if not rows:
-        click.echo("No usage found.")
         return
     headers = ["Project", "Sessions", "Last", "Input", "Output", "Total", "Cost"]
     body: list[list[str]] = []
     for r in rows:
-        body.append([_short_project(r["project"]), str(r["sessions"]), str(r["lastActivity"])[:10],
-                     fmt_tokens(r["inputTokens"]), fmt_tokens(r["outputTokens"]), fmt_tokens(r["totalTokens"]),
-                     fmt_cost(r["totalCost"])])
+        body.append([_short_project(r["project"]), str(r["sessions"]), str(r["lastActivity"])[:10], *_cells(r)])
         if breakdown:
-            for mb in r["modelBreakdowns"]:
-                body.append(["  " + _short_model(mb["modelName"])[:24], "", "", fmt_tokens(mb["inputTokens"]),
-                             fmt_tokens(mb["outputTokens"]), "", fmt_cost(mb["cost"])])
+            body += [["  " + _short_model(mb["modelName"])[:24], "", "", *_cells(mb)] for mb in r["modelBreakdowns"]]
         if by_device:
-            for dv in r["devices"]:
-                body.append(["  @" + str(dv["device"])[:24], "", "", fmt_tokens(dv["inputTokens"]),
-                             fmt_tokens(dv["outputTokens"]), fmt_tokens(dv["totalTokens"]),
-                             fmt_cost(dv["totalCost"])])
-    body.append(["\x00"])
-    t = data["totals"]
-    body.append(["Total", str(sum(r["sessions"] for r in rows)), "", fmt_tokens(t["inputTokens"]),
-                 fmt_tokens(t["outputTokens"]), fmt_tokens(t["totalTokens"]), fmt_cost(t["totalCost"])])
+            body += [["  @" + str(dv["device"])[:24], "", "", *_cells(dv)] for dv in r["devices"]]
+    body += [["\x00"], ["Total", str(sum(r["sessions"] for r in rows)), "", *_cells(data["totals"])]]
     click.echo(table(headers, body, right={1, 3, 4, 5, 6}))
 
 
