@@ -24,7 +24,7 @@ from tests.apikit import line, two_daemons, write_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "tests" / "node"
-PACKAGES = ("@grpc/grpc-js", "@grpc/proto-loader", "@grpc/reflection", "grpc-health-check")
+PACKAGES = ("@grpc/grpc-js", "@grpc/proto-loader", "@grpc/reflection", "grpc-health-check", "@bufbuild/buf")
 
 
 def _node_modules() -> Path:
@@ -47,6 +47,16 @@ def _node_modules() -> Path:
     if p.returncode != 0 or not all((mods / q / "package.json").exists() for q in PACKAGES):
         pytest.skip(f"npm could not install the gRPC packages: {p.stderr.strip()[-300:]}")
     return mods
+
+
+def test_local_proto_passes_buf_lint() -> None:
+    """The local API is named as `buf lint` (default rules) accepts."""
+    buf = _node_modules() / ".bin" / "buf"
+    if not buf.exists():
+        pytest.skip("the @bufbuild/buf package has no binary for this platform")
+    p = subprocess.run([str(buf), "lint", "--path", "meshd/v1/local.proto"], cwd=ROOT / "proto",
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_node_client_calls_every_rpc_and_watches(tmp_path: Path) -> None:
