@@ -25,7 +25,6 @@ from meshd.rpc import convert
 from meshd.rpc.creds import SERVER_OPTIONS, Credentials, load_credentials
 from meshd.rpc.local import LocalServicer, socket_path
 from meshd.rpc.peer import GrpcPeerClient, PeerServicer
-from meshd.rpc.queries import QueryRunner, VectorFeed
 from meshd.store.writer import ReplicaStore
 from meshd.sync.gossip import Gossip, Hello, SyncResult, behind
 from meshd.sync.peers import PeerTable
@@ -68,14 +67,16 @@ class Daemon:
         self.notifying: dict[str, bool] = {}
         self.tasks: set[asyncio.Task[object]] = set()
         self.vector: dict[tuple[str, int], int] = {}
+        from meshd.rpc.queries import QueryRunner, VectorFeed
+
+        self.feed = VectorFeed()  # wakes local API watchers when the vector changes
+        self.queries: QueryRunner | None = None  # the local API's read-only query threads
         self.saved: dict[str, float] = {}
         self.port = 0
         self.creds: Credentials | None = None
         self.gossip: Gossip | None = None
         self.discovery = None
         self.health = health.aio.HealthServicer()
-        self.feed = VectorFeed()  # wakes local API watchers when the vector changes
-        self.queries: QueryRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -130,13 +131,13 @@ class Daemon:
         await asyncio.wait(tasks, timeout=3) if tasks else None
         await peer_server.stop(2)
         await local_server.stop(1)
-        if self.queries is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.queries.close)
         if sec is not None:
             await sec.stop(0.5)
         for ch in self.channels.values():
             await ch.close()
         await self.store.close()
+        if self.queries is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.queries.close)
         return 0
 
     async def _start_local(self) -> grpc.aio.Server:
@@ -148,6 +149,8 @@ class Daemon:
         if path.exists():
             path.unlink()
         server = grpc.aio.server()
+        from meshd.rpc.queries import QueryRunner
+
         self.queries = QueryRunner(self.config)
         local_pb2_grpc.add_LocalServiceServicer_to_server(
             LocalServicer(self, config=self.config, device_id=self.store.device_id, runner=self.queries,
