@@ -125,7 +125,7 @@ def report_query(kind: str, *, tz_default: str | None = None, mode_default: str 
     if kind == "blocks":
         if prov == "codex":
             raise ConfigError("blocks are Claude-only: Codex usage has no 5-hour blocks",
-                              hint="use daily, monthly or session with provider codex")
+                              hint=f"use daily, monthly or session with {_opt('provider', cli)} codex")
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not math.isfinite(hours) \
                 or not 0 < hours <= MAX_BLOCK_HOURS:
             raise ConfigError(f"{_opt('session_length', cli)} must be between 0 and {MAX_BLOCK_HOURS} hours,"
