@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,7 +38,7 @@ MODES = {local_pb2.COST_MODE_UNSPECIFIED: None, local_pb2.COST_MODE_AUTO: "auto"
 TOPICS = {local_pb2.WATCH_TOPIC_USAGE: "usage", local_pb2.WATCH_TOPIC_BLOCKS: "blocks",
           local_pb2.WATCH_TOPIC_RECORDS: "records"}
 MAX_WATCHERS = 64
-MAX_POSITIONS = 100_000
+MAX_POSITIONS = 10_000  # logs in a resume cursor (a mesh has a log per device and epoch)
 
 
 class Control(Protocol):
@@ -203,6 +204,9 @@ class LocalServicer(local_pb2_grpc.LocalServiceServicer):
                     raise ConfigError("after: origin must be a 32-character lowercase hex device id")
                 cursor[(p.origin, p.epoch)] = max(cursor.get((p.origin, p.epoch), 0), p.seq)
         blocks = "blocks" in topics
+        hours = request.session_length_hours
+        if hours and not (math.isfinite(hours) and 0 < hours <= query.MAX_BLOCK_HOURS):
+            raise ConfigError(f"session_length_hours must be between 0 and {query.MAX_BLOCK_HOURS}, not {hours}")
         q = self._query("blocks" if blocks else "daily", **_filter(local_pb2.ReportFilter(
             devices=request.devices, provider=request.provider, mode=request.mode)),
             session_hours=request.session_length_hours or None)
