@@ -150,7 +150,8 @@ def _rows_for_table(data: dict[str, Any], key: str, as_json: bool) -> list[dict[
 def _cells(d: dict[str, Any]) -> list[str]:
     """Input, output, total tokens and cost cells of a row, a breakdown or the totals."""
     return [fmt_tokens(d["inputTokens"]), fmt_tokens(d["outputTokens"]),
-            fmt_tokens(d["totalTokens"]) if "totalTokens" in d else "", fmt_cost(d.get("totalCost", d.get("cost", 0.0)))]
+            fmt_tokens(d["totalTokens"]) if "totalTokens" in d else "",
+            fmt_cost(d.get("totalCost", d.get("cost", 0.0)))]
 
 
 @click.command("projects", help="Usage and cost per project (all its sessions), merged over all devices.")

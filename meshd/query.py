@@ -132,7 +132,8 @@ def report_query(kind: str, *, tz_default: str | None = None, mode_default: str 
                               f" not {str(hours)[:20]}")
         limit = _token_limit(token_limit, cli)
     return Query(kind=kind, tz=tz, mode=mode, since=d_since, until=d_until, order=order, devices=names,
-                 provider=prov, project=_text(project, "project", cli), session=_text(session, "id" if cli else "session_id", cli),
+                 provider=prov, project=_text(project, "project", cli),
+                 session=_text(session, "id" if cli else "session_id", cli),
                  start_of_week=sow, active=bool(active), recent=bool(recent), token_limit=limit,
                  session_hours=float(hours))
 
@@ -305,7 +306,9 @@ def resolve_device(conn: sqlite3.Connection, who: str) -> str:
         known.setdefault(o, o[:8])
     if who in known:
         return who
-    hits = [d for d, n in known.items() if n == who] or ([d for d in known if d.startswith(who)] if len(who) >= 4 else [])
+    hits = [d for d, n in known.items() if n == who]
+    if not hits and len(who) >= 4:
+        hits = [d for d in known if d.startswith(who)]
     if len(hits) == 1:
         return hits[0]
     if not hits:

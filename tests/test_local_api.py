@@ -96,7 +96,8 @@ def test_report_equals_cli_json(pair, kind: str, flt: dict, extra: dict) -> None
     assert r.totals.total_cost == data["totals"]["totalCost"]
     for x, d in zip(r.rows, rows):
         assert [m.model_name for m in x.model_breakdowns] == [m["modelName"] for m in d["modelBreakdowns"]]
-        assert [(v.device, v.total_tokens) for v in x.devices] == [(v["device"], v["totalTokens"]) for v in d["devices"]]
+        assert [(v.device, v.total_tokens) for v in x.devices] == \
+            [(v["device"], v["totalTokens"]) for v in d["devices"]]
         assert list(x.models_used) == d["modelsUsed"]
     if kind == "projects":
         assert [x.key for x in r.rows] == [x["project"] for x in rows]
@@ -130,7 +131,8 @@ def _no_clock(data: dict) -> dict:
     ({"token_limit": 0}, ["--token-limit", "0"]),
     ({"session_length_hours": 2.5, "filter": pb.ReportFilter(order=pb.ORDER_DESC, timezone=TZ)},
      ["--session-length", "2.5", "--order", "desc"]),
-    ({"filter": pb.ReportFilter(devices=["beta"], since="20260320", timezone=TZ)}, ["--device", "beta", "--since", "20260320"]),
+    ({"filter": pb.ReportFilter(devices=["beta"], since="20260320", timezone=TZ)},
+     ["--device", "beta", "--since", "20260320"]),
 ])
 def test_blocks_equal_cli_json(pair, req: dict, args: list[str]) -> None:
     _m, a, _b, s = pair

@@ -88,7 +88,8 @@ def test_node_client_calls_every_rpc_and_watches(tmp_path: Path) -> None:
 
         t = threading.Thread(target=pump, daemon=True)
         t.start()
-        assert watching.wait(120), f"the node client never started watching: {proc.stderr.read() if proc.poll() is not None else ''}"
+        if not watching.wait(120):
+            pytest.fail(f"the node client never started watching: {proc.stderr.read() if proc.poll() is not None else ''}")
         write_lines(m.folder("a"), "-home-u-app", "s-node",
                     [line(int(time.time() * 1000) - 500, "s-node", "m-node-watch", inp=4242)])
         rc = proc.wait(120)

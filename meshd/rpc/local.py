@@ -213,7 +213,8 @@ class LocalServicer(local_pb2_grpc.LocalServiceServicer):
         return watch_mod.WatchSpec(usage="usage" in topics, blocks=blocks, records="records" in topics,
                                    cursor=cursor, block_query=q, provider=q.provider)
 
-    async def Watch(self, request, context) -> AsyncIterator[local_pb2.WatchResponse]:  # type: ignore[no-untyped-def,override]
+    async def Watch(  # type: ignore[no-untyped-def,override]
+            self, request, context) -> AsyncIterator[local_pb2.WatchResponse]:
         try:
             spec = self._watch_spec(request)
             bq = spec.block_query

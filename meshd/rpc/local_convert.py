@@ -52,7 +52,8 @@ def totals(t: dict[str, Any]) -> pb.Totals:
                      total_tokens=_u(t["totalTokens"]), total_cost=float(t["totalCost"]))
 
 
-def report(kind: str, data: dict[str, Any], *, breakdown: bool, by_device: bool) -> tuple[list[pb.ReportRow], pb.Totals]:
+def report(kind: str, data: dict[str, Any], *, breakdown: bool, by_device: bool
+           ) -> tuple[list[pb.ReportRow], pb.Totals]:
     rows = [report_row(kind, r, breakdown, by_device) for r in data.get(ROW_LISTS[kind], [])]
     return rows, totals(data["totals"])
 

@@ -9,7 +9,6 @@ blocks only its own stream (gRPC flow control), and catches up from the log late
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
