@@ -488,3 +488,50 @@ def test_a_watcher_that_never_reads_holds_no_memory_and_stalls_nothing(tmp_path:
     finally:
         ch.close()
         d.stop()
+
+
+# -- pure parts of the watch stream -------------------------------------------------------------------
+
+
+def _blk(bid: str, tokens: int, remaining: int = 100) -> dict:
+    return {"id": bid, "startTime": bid, "endTime": "2026-03-20T15:00:00.000Z", "actualEndTime": bid, "isActive": True,
+            "isGap": False, "entries": tokens // 10, "tokenCounts": {}, "totalTokens": tokens, "costUSD": tokens / 1e4,
+            "models": ["m"], "devices": [], "overlap": False,
+            "burnRate": {"tokensPerMinute": 1.0, "tokensPerMinuteForIndicator": 1.0, "costPerHour": 1.0},
+            "projection": {"totalTokens": tokens * 2, "totalCost": 1.0, "remainingMinutes": remaining}}
+
+
+def test_block_events_start_update_end() -> None:
+    from meshd.rpc.watch import block_deadline_ms, block_events
+
+    a1, a2, b1 = _blk("2026-03-20T10:00:00.000Z", 100), _blk("2026-03-20T10:00:00.000Z", 250), \
+        _blk("2026-03-20T16:00:00.000Z", 10)
+    assert block_events(None, None) == []
+    assert [e.block.change for e in block_events(None, a1)] == [pb.BLOCK_CHANGE_STARTED]
+    assert [e.block.change for e in block_events(a1, a2)] == [pb.BLOCK_CHANGE_UPDATED]
+    assert block_events(a1, _blk("2026-03-20T10:00:00.000Z", 100, remaining=42)) == []  # the clock alone
+    ended = block_events(a2, None)
+    assert [e.block.change for e in ended] == [pb.BLOCK_CHANGE_ENDED]
+    assert not ended[0].block.block.is_active and not ended[0].block.block.HasField("projection")
+    assert ended[0].block.block.total_tokens == 250
+    assert [e.block.change for e in block_events(a2, b1)] == [pb.BLOCK_CHANGE_ENDED, pb.BLOCK_CHANGE_STARTED]
+    assert block_deadline_ms(a1) == 1774018800000 and block_deadline_ms(None) is None
+
+
+def test_read_log_cursor(tmp_path: Path) -> None:
+    """read_log: each log in seq order from the cursor, unknown logs from seq 1, at most `limit`."""
+    import sqlite3
+
+    from meshd import query
+
+    dev, ep = build_replica(tmp_path / "h", 700, tag="c")
+    conn = sqlite3.connect(f"file:{tmp_path / 'h' / 'meshd.db'}?mode=ro", uri=True)
+    held = query.vector(conn)
+    cur: dict = {(dev, ep): 600}
+    got = query.read_log(conn, cur, 50)
+    assert [r[2] for r in got] == list(range(601, 651)) and cur[(dev, ep)] == 650
+    rest = query.read_log(conn, cur, 10_000)
+    assert rest[-1][2] == held[(dev, ep)] and query.read_log(conn, cur, 10) == []
+    fresh: dict = {}
+    everything = query.read_log(conn, fresh, 10_000)
+    assert len(everything) == sum(held.values()) and {r[3] for r in everything} >= {"usage"}
