@@ -25,61 +25,16 @@ def _daemon_peers(home) -> dict[str, dict[str, Any]] | None:  # type: ignore[no-
         st = local.status(home)
     except DaemonError:
         return None
-    out: dict[str, dict[str, Any]] = {"": {"self": st.device_id}}
-    rank = {"online": 0, "offline": 1, "new": 2}
-    for p in st.peers:
-        if not p.device_id:
-            continue
-        cur = out.get(p.device_id)
-        if cur is None or rank.get(p.state, 9) < rank.get(cur["state"], 9):
-            out[p.device_id] = {"state": p.state, "address": p.address, "lastSuccessMs": p.last_success_ms or None,
-                                "recordsBehind": p.records_behind, "lastError": p.last_error or None}
-    return out
+    from meshd.query import peer_info
+
+    return peer_info(st.peers, st.device_id)
 
 
 def device_rows(conn, my_id: str, peers: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """One row per device the replica knows (forgotten ones flagged)."""
-    from meshd.store.usage import device_names
+    """One row per device the replica knows (meshd/query.py, shared with the local API)."""
+    from meshd.query import device_rows as rows
 
-    names = device_names(conn)  # clashing names get an id suffix, as in reports
-    info = {d: (names.get(d, n), h, o, v)
-            for d, n, h, o, v in conn.execute("SELECT device_id, name, host, os, version FROM devices")}
-    held: dict[str, list[int]] = {}
-    for origin, _epoch, seq in conn.execute("SELECT origin, epoch, max_seq FROM vector"):
-        held.setdefault(origin, []).append(int(seq))
-    last = dict(conn.execute("SELECT origin, MAX(ts_max) FROM rollup GROUP BY origin"))
-    forgotten = {r[0] for r in conn.execute("SELECT device_id FROM forgotten")} if _has(conn, "forgotten") else set()
-    rows = []
-    for did in sorted(set(info) | set(held) | forgotten):
-        name, host, os_, ver = info.get(did, (did[:8], "", "", ""))
-        p = (peers or {}).get(did)
-        if did == my_id:
-            state = "self"
-        elif did in forgotten:
-            state = "forgotten"
-        elif p is not None:
-            state = p["state"]
-        else:
-            state = "unknown" if peers is None else "offline"
-        last_ms = last.get(did)
-        rows.append({
-            "name": name, "deviceId": did, "shortId": did[:8], "self": did == my_id, "forgotten": did in forgotten,
-            "state": state, "address": p["address"] if p else None,
-            "lastSeen": _iso(p["lastSuccessMs"]) if p and p["lastSuccessMs"] else None,
-            "lastActivity": _iso(last_ms) if last_ms else None,
-            "records": sum(held.get(did, [])), "epochs": len(held.get(did, [])),
-            "recordsBehind": p["recordsBehind"] if p else None,
-            "lastError": p["lastError"] if p else None, "host": host, "os": os_, "version": ver,
-        })
-    return rows
-
-
-def _has(conn, table_name: str) -> bool:  # type: ignore[no-untyped-def]
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table_name,)).fetchone() is not None
-
-
-def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+    return rows(conn, my_id, peers)
 
 
 def _ago(iso: str | None) -> str:
@@ -125,20 +80,9 @@ def devices(ctx: click.Context, as_json: bool) -> None:
 
 def resolve_device(conn, who: str) -> str:  # type: ignore[no-untyped-def]
     """A device id from a full id, an id prefix (4+ characters) or a name; MeshError otherwise."""
-    from meshd.errors import ConfigError
+    from meshd.query import resolve_device as resolve
 
-    known = dict(conn.execute("SELECT device_id, name FROM devices"))
-    for (o,) in conn.execute("SELECT DISTINCT origin FROM vector"):
-        known.setdefault(o, o[:8])
-    if who in known:
-        return who
-    hits = [d for d, n in known.items() if n == who] or ([d for d in known if d.startswith(who)] if len(who) >= 4 else [])
-    if len(hits) == 1:
-        return hits[0]
-    if not hits:
-        raise ConfigError(f"no device named {who!r}", hint="see `meshctl devices` for names and ids")
-    raise ConfigError(f"{who!r} matches {len(hits)} devices ({', '.join(h[:8] for h in hits)})",
-                      hint="give more of the device id")
+    return resolve(conn, who)
 
 
 @click.command("forget")
@@ -150,8 +94,7 @@ def forget(ctx: click.Context, device: str, purge: bool, yes: bool) -> None:
     """Remove DEVICE (name or id) from the mesh for good: a tombstone every replica obeys."""
     from meshd.app import open_replica
     from meshd.errors import ConfigError, DaemonError
-    from meshd.store.forget import forget_body, forgotten_ids
-    from meshd.store.replica import transaction
+    from meshd.store.forget import append_forget, forgotten_ids
 
     from meshctl.common import get_config
 
@@ -165,8 +108,7 @@ def forget(ctx: click.Context, device: str, purge: bool, yes: bool) -> None:
         return
     if not yes and sys.stdin.isatty():
         click.confirm(f"Forget device {did[:8]} on every replica (this cannot be undone)?", abort=True)
-    with transaction(replica.conn):
-        replica.append_local("forget", [forget_body(did, purge, int(time.time() * 1000))])
+    append_forget(replica, did, purge, int(time.time() * 1000))
     replica.conn.close()
     try:
         from meshd.rpc.local import socket_path
@@ -174,7 +116,7 @@ def forget(ctx: click.Context, device: str, purge: bool, yes: bool) -> None:
         if socket_path(config.home).exists():
             from meshd.rpc import local
 
-            local.forget(config.home, did)
+            local.forget(config.home, did, purge)
     except DaemonError:
         pass
     click.echo(f"forgot device {did[:8]}{' (usage purged)' if purge else ''}; the tombstone gossips to every replica")

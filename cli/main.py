@@ -71,6 +71,7 @@ _COMMANDS = {
     "weekly": "meshctl.reports_cmd:weekly",
     "monthly": "meshctl.reports_cmd:monthly",
     "session": "meshctl.reports_cmd:session",
+    "projects": "meshctl.reports_cmd:projects",
     "blocks": "meshctl.reports_cmd:blocks",
     "status": "meshctl.status_cmd:status",
     "pricing": "meshctl.pricing_cmd:pricing",

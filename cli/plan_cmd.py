@@ -9,36 +9,7 @@ from typing import Any
 import click
 
 from meshctl.render import emit_json, fmt_cost, table
-
-
-def pace_summary(conn, mode: str, tz, now: int, start_of_week: str = "sunday") -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Plan value, pace and budgets of the current month, merged over all devices (exact-key dedup)."""
-    from datetime import date, datetime, timedelta
-
-    from meshd.core import pace
-    from meshd.core.periods import DayKeys, day_key
-    from meshd.store import settings as st
-    from meshd.store.usage import RowFilter, day_rows, usage_rows
-
-    today = date.fromisoformat(day_key(now, tz))
-    first = min(pace.month_start(today), today - timedelta(days=2 * pace.TREND_DAYS + 1))
-    since = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp() * 1000)
-    midnight = int(datetime(today.year, today.month, today.day, tzinfo=tz).timestamp() * 1000)
-    keys = DayKeys(tz)
-    daily: dict[date, float] = {}
-    for r in day_rows(conn, mode, RowFilter(since_ms=since), tz):
-        d = date.fromisoformat(keys.day(r.ts))
-        daily[d] = daily.get(d, 0.0) + r.cost
-    m0 = pace.month_start(today)
-    month_ms = int(datetime(m0.year, m0.month, m0.day, tzinfo=tz).timestamp() * 1000)
-    projects: dict[str, float] = {}
-    budgets = st.budgets(conn)
-    if budgets:
-        for r in usage_rows(conn, mode, RowFilter(since_ms=month_ms), by_session=True):
-            projects[r.project] = projects.get(r.project, 0.0) + r.cost
-    s = pace.summary(daily, projects, budgets, st.plan(conn), today, (now - midnight) / 86_400_000, start_of_week)
-    s["month"] = today.isoformat()[:7]
-    return s
+from meshd.query import pace_summary  # noqa: F401  (status and plan use it from here)
 
 
 def pace_lines(s: dict[str, Any]) -> list[str]:

@@ -1,4 +1,6 @@
-"""Report commands: daily, weekly, monthly, session, blocks (ccusage-compatible JSON)."""
+"""Report commands: daily, weekly, monthly, session, projects, blocks (ccusage-compatible JSON).
+
+The numbers come from meshd/query.py, which the daemon's local API uses too."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 
 import click
 
-from meshctl.common import open_and_ingest, parse_day
+from meshctl.common import open_and_ingest
 from meshctl.render import emit_json, fmt_cost, fmt_tokens, table, term_width
 
 
@@ -16,7 +18,8 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--since", "-s", metavar="DATE", help="First day to include (YYYYMMDD or YYYY-MM-DD)."),
         click.option("--until", "-u", metavar="DATE", help="Last day to include (YYYYMMDD or YYYY-MM-DD)."),
         click.option("--timezone", "-z", "tz", metavar="TZ", help="IANA zone for dates (default: system)."),
-        click.option("--order", "-o", type=click.Choice(["asc", "desc"]), default="asc", show_default=True),
+        click.option("--order", "-o", type=click.Choice(["asc", "desc"]), default=None,
+                     help="Row order (default: asc; session and projects: most expensive first)."),
         click.option("--mode", "-m", type=click.Choice(["auto", "calculate", "display"]), default=None,
                      help="Cost mode (default: auto, or cost_mode in config)."),
         click.option("--breakdown", "-b", is_flag=True, help="Show a row per model."),
@@ -32,30 +35,21 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _common(ctx: click.Context, since: str | None, until: str | None, tz: str | None, mode: str | None,
-            devices: tuple[str, ...], provider: str) -> dict[str, Any]:
-    from meshd.core.periods import resolve_tz
-    from meshd.errors import ConfigError
-    from meshd.store.usage import RowFilter, origins_named
+def _report(ctx: click.Context, kind: str, since: str | None, until: str | None, tz: str | None,
+            order: str | None, mode: str | None, devices: tuple[str, ...], provider: str,
+            **extra: Any) -> dict[str, Any]:
+    """Validate the options, ingest new local lines, run the report (meshd/query.py, shared with the API)."""
+    from meshd import query
+    from meshd.clock import now_ms
 
-    config, replica = open_and_ingest(ctx)
-    origins = None
-    if devices:
-        found: list[str] = []
-        for name in devices:
-            ids = origins_named(replica.conn, name)
-            if not ids:
-                raise ConfigError(f"unknown device {name!r}", hint="see `meshctl devices`")
-            found.extend(ids)
-        origins = tuple(found)
-    return {
-        "replica": replica,
-        "tz": resolve_tz(tz or config.timezone),
-        "since": parse_day(since, "--since"),
-        "until": parse_day(until, "--until"),
-        "mode": mode or config.cost_mode,
-        "filter": RowFilter(provider=None if provider == "all" else provider, origins=origins),
-    }
+    from meshctl.common import get_config
+
+    config = get_config(ctx)
+    q = query.report_query(kind, tz_default=config.timezone, mode_default=config.cost_mode, cli=True,
+                           since=since, until=until, timezone=tz, order=order, mode=mode, devices=devices,
+                           provider=provider, **extra)
+    _config, replica = open_and_ingest(ctx)
+    return query.run(replica.conn, q, now_ms())
 
 
 def _period_command(name: str, key: str, label: str) -> click.Command:
@@ -68,41 +62,17 @@ def _period_command(name: str, key: str, label: str) -> click.Command:
     @click.pass_context
     def cmd(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
             provider, offline, project, start_of_week) -> None:  # type: ignore[no-untyped-def]
-        from dataclasses import replace
-
-        from meshd.core import reports
-        from meshd.store.usage import DAILY_WINNERS, WINNERS, day_rows, usage_rows
-
-        c = _common(ctx, since, until, tz, mode, devices, provider)
-        flt = replace(c["filter"], project=project) if project else c["filter"]
-        daily_rule = name == "daily"  # ccusage's daily dedups sidechain replays; its other reports do not
-        if project:
-            rows = usage_rows(c["replica"].conn, c["mode"], flt, grain="entry",
-                              which=DAILY_WINNERS if daily_rule else WINNERS)
-        else:
-            rows = day_rows(c["replica"].conn, c["mode"], flt, c["tz"], daily_rule=daily_rule)
-        fn = getattr(reports, name)
-        kw: dict[str, Any] = {"tz": c["tz"], "since": c["since"], "until": c["until"], "order": order}
-        if name == "weekly":
-            kw["start_of_week"] = start_of_week
-        data = fn(rows, **kw)
-        pace = None
-        if name == "monthly":  # additive: plan value, pace and budgets of the current month, mesh-wide
-            from meshd.clock import now_ms
-
-            from meshctl.plan_cmd import pace_summary
-
-            pace = pace_summary(c["replica"].conn, c["mode"], c["tz"], now_ms())
-            data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])
+        data = _report(ctx, name, since, until, tz, order, mode, devices, provider, project=project,
+                       start_of_week=start_of_week)
         if as_json:
             emit_json(data)
             return
         click.echo(_period_table(data[key], data["totals"], label, key_field=_KEY_FIELD[key],
                                  breakdown=breakdown, by_device=by_device))
-        if pace is not None:
+        if "pace" in data:
             from meshctl.plan_cmd import pace_lines
 
-            click.echo("\n" + "\n".join(pace_lines(pace)))
+            click.echo("\n" + "\n".join(pace_lines({**data, "month": data["plan"]["month"]})))
 
     return cmd
 
@@ -160,33 +130,59 @@ monthly = _period_command("monthly", "monthly", "Month")
 @click.pass_context
 def session(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
             provider, offline, session_id) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    from meshd.core import reports
-    from meshd.store.usage import usage_rows
-
-    c = _common(ctx, since, until, tz, mode, devices, provider)
-    flt = replace(c["filter"], session=session_id) if session_id else c["filter"]
-    rows = usage_rows(c["replica"].conn, c["mode"], flt, by_session=True)
-    if ctx.get_parameter_source("order") == click.core.ParameterSource.DEFAULT:
-        order = "desc"  # sessions: most expensive first, as ccusage
-    data = reports.session(rows, tz=c["tz"], since=c["since"], until=c["until"], order=order)
-    if as_json:
-        emit_json(data)
-        return
-    sessions = data["sessions"]
+    data = _report(ctx, "session", since, until, tz, order, mode, devices, provider, session=session_id)
+    sessions = _rows_for_table(data, "sessions", as_json)
     if not sessions:
-        click.echo("No usage found.")
         return
     headers = ["Session", "Project", "Last", "Input", "Output", "Total", "Cost"]
     body = [[s["sessionId"][:12], s.get("projectPath", "")[-24:], str(s.get("lastActivity", ""))[:10],
-             fmt_tokens(s["inputTokens"]), fmt_tokens(s["outputTokens"]), fmt_tokens(s["totalTokens"]),
-             fmt_cost(s["totalCost"])] for s in sessions]
-    body.append(["\x00"])
-    t = data["totals"]
-    body.append(["Total", "", "", fmt_tokens(t["inputTokens"]), fmt_tokens(t["outputTokens"]),
-                 fmt_tokens(t["totalTokens"]), fmt_cost(t["totalCost"])])
+             *_cells(s)] for s in sessions]
+    body += [["\x00"], ["Total", "", "", *_cells(data["totals"])]]
     click.echo(table(headers, body, right={3, 4, 5, 6}))
+
+
+def _rows_for_table(data: dict[str, Any], key: str, as_json: bool) -> list[dict[str, Any]]:
+    """Print the JSON (or "No usage found.") and return [], or return the rows to print as a table."""
+    if as_json:
+        emit_json(data)
+        return []
+    if not data[key]:
+        click.echo("No usage found.")
+    return data[key]  # type: ignore[no-any-return]
+
+
+def _cells(d: dict[str, Any]) -> list[str]:
+    """Input, output, total tokens and cost cells of a row, a breakdown or the totals."""
+    return [fmt_tokens(d["inputTokens"]), fmt_tokens(d["outputTokens"]),
+            fmt_tokens(d["totalTokens"]) if "totalTokens" in d else "",
+            fmt_cost(d.get("totalCost", d.get("cost", 0.0)))]
+
+
+@click.command("projects", help="Usage and cost per project (all its sessions), merged over all devices.")
+@_report_options
+@click.option("--project", "-p", metavar="NAME", help="Only this project (folder name).")
+@click.pass_context
+def projects(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
+             provider, offline, project) -> None:  # type: ignore[no-untyped-def]
+    data = _report(ctx, "projects", since, until, tz, order, mode, devices, provider, project=project)
+    rows = _rows_for_table(data, "projects", as_json)
+    if not rows:
+        return
+    headers = ["Project", "Sessions", "Last", "Input", "Output", "Total", "Cost"]
+    body: list[list[str]] = []
+    for r in rows:
+        body.append([_short_project(r["project"]), str(r["sessions"]), str(r["lastActivity"])[:10], *_cells(r)])
+        if breakdown:
+            body += [["  " + _short_model(mb["modelName"])[:24], "", "", *_cells(mb)] for mb in r["modelBreakdowns"]]
+        if by_device:
+            body += [["  @" + str(dv["device"])[:24], "", "", *_cells(dv)] for dv in r["devices"]]
+    body += [["\x00"], ["Total", str(sum(r["sessions"] for r in rows)), "", *_cells(data["totals"])]]
+    click.echo(table(headers, body, right={1, 3, 4, 5, 6}))
+
+
+def _short_project(p: str) -> str:
+    """The tail of an encoded project folder, so the table fits ("-home-u-src-app" -> "…src-app")."""
+    return p if len(p) <= 28 else "…" + p[-27:]
 
 
 @click.command("blocks", help="5-hour billing blocks over the merged usage of all devices (Claude).")
@@ -198,32 +194,8 @@ def session(ctx: click.Context, since, until, tz, order, mode, breakdown, as_jso
 @click.pass_context
 def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
            provider, offline, active, recent, token_limit, session_length) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    from meshd.clock import now_ms
-    from meshd.core import blocks as core_blocks
-    from meshd.errors import ConfigError
-    from meshd.store.usage import usage_rows
-
-    if not 0 < session_length <= 24 * 7:
-        raise ConfigError("--session-length must be between 0 and 168 hours")
-    limit: int | str | None = None
-    if token_limit is not None:
-        if token_limit in ("max", ""):
-            limit = "max"
-        elif token_limit.isdigit() and len(token_limit) < 19:
-            limit = int(token_limit)
-        else:
-            raise ConfigError(f"--token-limit must be a number or 'max', not {token_limit[:40]!r}")
-    c = _common(ctx, since, until, tz, mode, devices, provider)
-    flt = replace(c["filter"], provider="claude")
-    # Rollup buckets are 15 minutes: exact for blocks whose length is a multiple of that.
-    grain = "minute" if core_blocks.session_length_ms(session_length) % 900_000 == 0 else "entry"
-    rows = usage_rows(c["replica"].conn, c["mode"], flt, grain=grain, merge_models=True)
-    data = core_blocks.blocks_report(
-        rows, now_ms=now_ms(), session_hours=session_length, tz=c["tz"], since=c["since"],
-        until=c["until"], order=order, active_only=active, recent=recent, token_limit=limit,
-    )
+    data = _report(ctx, "blocks", since, until, tz, order, mode, devices, provider, active=active, recent=recent,
+                   token_limit=token_limit, session_hours=session_length)
     if as_json:
         emit_json(data)
         return

@@ -76,6 +76,10 @@ class Daemon:
         self.notifying: dict[str, bool] = {}
         self.tasks: set[asyncio.Task[object]] = set()
         self.vector: dict[tuple[str, int], int] = {}
+        from meshd.rpc.queries import QueryRunner, VectorFeed
+
+        self.feed = VectorFeed()  # wakes local API watchers when the vector changes
+        self.queries: QueryRunner | None = None  # the local API's read-only query threads
         self.saved: dict[str, float] = {}
         self.port = 0
         self.creds: Credentials | None = None
@@ -108,6 +112,7 @@ class Daemon:
             await self._start_mdns(host)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("meshd.v1.PeerService", health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("meshd.v1.LocalService", health_pb2.HealthCheckResponse.SERVING)
         shown = host if host not in ("", "0.0.0.0") else "0.0.0.0"
         sys.stderr.write(f"meshd: listening on {shown}:{self.port} as {self.store.device_id}\n")
         sys.stderr.flush()
@@ -119,6 +124,7 @@ class Daemon:
         await self.stop_event.wait()
         log.info("shutting down")
         await self.health.enter_graceful_shutdown()
+        self.feed.close()
         if self.discovery is not None:
             await self.discovery.close()
         tasks = list(self.tasks)
@@ -134,6 +140,8 @@ class Daemon:
         for ch in self.channels.values():
             await ch.close()
         await self.store.close()
+        if self.queries is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.queries.close)
         return 0
 
     async def _serve_peers(self, listen: str) -> None:
@@ -181,7 +189,12 @@ class Daemon:
         if path.exists():
             path.unlink()
         server = grpc.aio.server()
-        local_pb2_grpc.add_LocalServiceServicer_to_server(LocalServicer(self), server)
+        from meshd.rpc.queries import QueryRunner
+
+        self.queries = QueryRunner(self.config)
+        local_pb2_grpc.add_LocalServiceServicer_to_server(
+            LocalServicer(self, config=self.config, device_id=self.store.device_id, runner=self.queries,
+                          feed=self.feed), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         try:
             from grpc_reflection.v1alpha import reflection
@@ -189,7 +202,8 @@ class Daemon:
             from meshd.v1 import local_pb2 as lp
 
             reflection.enable_server_reflection(
-                [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME], server)
+                [lp.DESCRIPTOR.services_by_name["LocalService"].full_name, reflection.SERVICE_NAME,
+                 health.SERVICE_NAME], server)
         except ImportError:
             pass
         try:
@@ -480,7 +494,8 @@ class Daemon:
         self._spawn(self._check_revoked())  # a forget record may have arrived: act on it at once
 
     def _notify_all(self, exclude: str | None) -> None:
-        """Tell every online peer (one address per device) that we have news."""
+        """Tell every online peer (one address per device) that we have news; wake local watchers."""
+        self.feed.changed()
         seen: set[str] = set()
         for p in self.table.online():
             if p.device_id in seen or p.device_id == exclude:
@@ -551,6 +566,9 @@ class Daemon:
                 out.append(convert.sync_result_to_pb(p.address, p.device_id or "", None,
                                                      "timed out" if j in pending else str(j.exception()), timeout))
         return out
+
+    async def append_forget(self, device_id: str, purge: bool) -> bool:
+        return await self.store.append_forget(device_id, purge, wall_ms())
 
     async def forget(self, device_id: str) -> int:
         fresh = device_id not in self.revoked

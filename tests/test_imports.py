@@ -47,6 +47,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["weekly", "--json"],
         ["monthly"],
         ["session", "--json"],
+        ["projects", "--json"],
+        ["projects"],
         ["blocks", "--json"],
         ["status"],
         ["status", "--json"],

@@ -306,10 +306,60 @@ def projects(rows: Iterable[UsageRow], *, tz: tzinfo, since: date | None = None,
     return {"projects": dict(sorted(by_project.items())), "totals": _totals(flat)}
 
 
+def project_totals(rows: Iterable[UsageRow], *, tz: tzinfo, since: date | None = None, until: date | None = None,
+                   order: str = "desc", device: str | None = None, provider: str | None = None,
+                   project: str | None = None) -> dict[str, Any]:
+    """`meshctl projects --json`: one row per project, {projects: [rows], totals}.
+
+    ccusage has no per-project totals report; the rows take `session`'s rules (the exact-key dedup,
+    entries filtered by local date first) and its field names, so a project's row is the sum of its
+    `session` rows: `project`, `sessions` (distinct session ids), `firstActivity`, `lastActivity`
+    plus the usual token, cost, model and device fields. Most expensive first ("desc", ties by
+    name); "asc" is the reverse. Rows need `project` and `session_id` (by_session rows).
+    """
+    if order not in ("asc", "desc"):
+        from meshd.errors import ConfigError
+
+        raise ConfigError(f"order must be asc or desc, not {str(order)[:20]!r}")
+    days = DayKeys(tz)
+    day_of = days.day
+    lo, hi = date_str(since), date_str(until)
+    ranged = lo is not None or hi is not None
+    groups: dict[str, _Group] = {}
+    sessions: dict[str, set[str]] = {}
+    for r in _filtered(rows, device, provider, project):
+        if ranged:
+            d = day_of(r.ts)
+            if (lo is not None and d < lo) or (hi is not None and d > hi):
+                continue
+        g = groups.get(r.project)
+        if g is None:
+            g = groups[r.project] = _Group()
+            g.project = r.project
+            sessions[r.project] = set()
+        sessions[r.project].add(r.session_id)
+        g.add_row(r)
+    ordered = sorted(groups.values(), key=lambda g: g.project)
+    ordered.sort(key=lambda g: -g.acc[_COST])
+    if order == "asc":
+        ordered.reverse()
+    out = [
+        _render(g, list(g.models), "project", g.project,
+                {"firstActivity": iso_ms(g.first), "lastActivity": iso_ms(g.last),
+                 "sessions": len(sessions[g.project])})
+        for g in ordered
+    ]
+    return {"projects": out, "totals": _totals(out)}
+
+
 def iter_period_rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The period rows of any report dict (daily/weekly/monthly/sessions/projects)."""
     for name in ("daily", "weekly", "monthly", "sessions"):
         if name in report:
             yield from report[name]
-    for rows in report.get("projects", {}).values():
-        yield from rows
+    projects = report.get("projects", {})
+    if isinstance(projects, list):  # project_totals
+        yield from projects
+    else:  # projects (daily --instances shape)
+        for rows in projects.values():
+            yield from rows

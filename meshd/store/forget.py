@@ -25,6 +25,22 @@ def forget_body(device_id: str, purge: bool, at_ms: int) -> bytes:
     return orjson.dumps({"device_id": device_id, "purge": purge, "at": at_ms})
 
 
+def append_forget(replica, device_id: str, purge: bool, at_ms: int) -> bool:  # type: ignore[no-untyped-def]
+    """Append a forget record for a device to this device's log (meshctl forget, the local API).
+
+    One transaction; nothing is appended when the device is already forgotten and the record
+    would not upgrade it to purge. Returns True when a record was appended.
+    """
+    from meshd.store.replica import transaction
+
+    with transaction(replica.conn):
+        row = replica.conn.execute("SELECT purge FROM forgotten WHERE device_id=?", (device_id,)).fetchone()
+        if row is not None and (row[0] or not purge):
+            return False
+        replica.append_local("forget", [forget_body(device_id, purge, at_ms)])
+    return True
+
+
 def parse_forget(body: bytes) -> tuple[str, bool, int]:
     """(device id, purge, at) of a forget record; LogRuleError when malformed."""
     try:

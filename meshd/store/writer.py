@@ -150,6 +150,12 @@ class ReplicaStore:
 
         return await self._write(go)
 
+    async def append_forget(self, device_id: str, purge: bool, at_ms: int) -> bool:
+        """Append a forget record (store/forget.append_forget); False when it would change nothing."""
+        from meshd.store.forget import append_forget
+
+        return await self._write(lambda: append_forget(self.rw, device_id, purge, at_ms))
+
     async def load_peers(self) -> list[tuple[str, str | None, str, int]]:
         """Known peers (address, device id, source, last success ms) from earlier runs."""
         return await self._read(lambda: self.ro.conn.execute(

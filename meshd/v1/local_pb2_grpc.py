@@ -49,6 +49,26 @@ class LocalServiceStub:
                 request_serializer=meshd_dot_v1_dot_local__pb2.ForgetRequest.SerializeToString,
                 response_deserializer=meshd_dot_v1_dot_local__pb2.ForgetResponse.FromString,
                 _registered_method=True)
+        self.Report = channel.unary_unary(
+                '/meshd.v1.LocalService/Report',
+                request_serializer=meshd_dot_v1_dot_local__pb2.ReportRequest.SerializeToString,
+                response_deserializer=meshd_dot_v1_dot_local__pb2.ReportResponse.FromString,
+                _registered_method=True)
+        self.Blocks = channel.unary_unary(
+                '/meshd.v1.LocalService/Blocks',
+                request_serializer=meshd_dot_v1_dot_local__pb2.BlocksRequest.SerializeToString,
+                response_deserializer=meshd_dot_v1_dot_local__pb2.BlocksResponse.FromString,
+                _registered_method=True)
+        self.Devices = channel.unary_unary(
+                '/meshd.v1.LocalService/Devices',
+                request_serializer=meshd_dot_v1_dot_local__pb2.DevicesRequest.SerializeToString,
+                response_deserializer=meshd_dot_v1_dot_local__pb2.DevicesResponse.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/meshd.v1.LocalService/Watch',
+                request_serializer=meshd_dot_v1_dot_local__pb2.WatchRequest.SerializeToString,
+                response_deserializer=meshd_dot_v1_dot_local__pb2.WatchResponse.FromString,
+                _registered_method=True)
 
 
 class LocalServiceServicer:
@@ -69,7 +89,36 @@ class LocalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Forget(self, request, context):
-        """Stop dialling a device and refuse it (the forget record itself is appended by meshctl).
+        """Forget a device on every replica: appends the forget record (as `meshctl forget` does), stops
+        dialling the device and refuses it. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Report(self, request, context):
+        """Usage per day, week, month, session or project, merged over all devices.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Blocks(self, request, context):
+        """5-hour billing blocks (Claude usage), as `meshctl blocks`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Devices(self, request, context):
+        """The mesh's devices, as `meshctl devices`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """New usage and active-block changes as they happen. The first message is `started`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -92,6 +141,26 @@ def add_LocalServiceServicer_to_server(servicer, server):
                     servicer.Forget,
                     request_deserializer=meshd_dot_v1_dot_local__pb2.ForgetRequest.FromString,
                     response_serializer=meshd_dot_v1_dot_local__pb2.ForgetResponse.SerializeToString,
+            ),
+            'Report': grpc.unary_unary_rpc_method_handler(
+                    servicer.Report,
+                    request_deserializer=meshd_dot_v1_dot_local__pb2.ReportRequest.FromString,
+                    response_serializer=meshd_dot_v1_dot_local__pb2.ReportResponse.SerializeToString,
+            ),
+            'Blocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.Blocks,
+                    request_deserializer=meshd_dot_v1_dot_local__pb2.BlocksRequest.FromString,
+                    response_serializer=meshd_dot_v1_dot_local__pb2.BlocksResponse.SerializeToString,
+            ),
+            'Devices': grpc.unary_unary_rpc_method_handler(
+                    servicer.Devices,
+                    request_deserializer=meshd_dot_v1_dot_local__pb2.DevicesRequest.FromString,
+                    response_serializer=meshd_dot_v1_dot_local__pb2.DevicesResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=meshd_dot_v1_dot_local__pb2.WatchRequest.FromString,
+                    response_serializer=meshd_dot_v1_dot_local__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +244,114 @@ class LocalService:
             '/meshd.v1.LocalService/Forget',
             meshd_dot_v1_dot_local__pb2.ForgetRequest.SerializeToString,
             meshd_dot_v1_dot_local__pb2.ForgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Report(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshd.v1.LocalService/Report',
+            meshd_dot_v1_dot_local__pb2.ReportRequest.SerializeToString,
+            meshd_dot_v1_dot_local__pb2.ReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Blocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshd.v1.LocalService/Blocks',
+            meshd_dot_v1_dot_local__pb2.BlocksRequest.SerializeToString,
+            meshd_dot_v1_dot_local__pb2.BlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Devices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshd.v1.LocalService/Devices',
+            meshd_dot_v1_dot_local__pb2.DevicesRequest.SerializeToString,
+            meshd_dot_v1_dot_local__pb2.DevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/meshd.v1.LocalService/Watch',
+            meshd_dot_v1_dot_local__pb2.WatchRequest.SerializeToString,
+            meshd_dot_v1_dot_local__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
