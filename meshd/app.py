@@ -171,7 +171,7 @@ def ingest_local(
         except OSError:
             continue
         cur = cursors.get(lf.path)
-        if not unchanged(cur, st):
+        if not unchanged(cur, st, lf.path):
             todo.append((lf, st.st_size - (cur.offset if cur and cur.ino == st.st_ino and st.st_size >= cur.offset else 0)))
     total = sum(n for _, n in todo)
     done = 0

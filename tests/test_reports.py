@@ -27,7 +27,7 @@ from meshd.core.periods import resolve_tz
 
 GOLDEN = Path(__file__).parent / "golden"
 DEVICES = ("laptop", "desktop", "vm")
-OURS = ("devices", "overlap")  # our additive fields, absent from ccusage's JSON
+OURS = ("devices", "overlap", "providers", "provider")  # our additive fields, absent from ccusage's JSON
 
 
 # ---------------------------------------------------------------- fixtures and the rows they mean

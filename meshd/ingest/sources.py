@@ -103,8 +103,16 @@ def codex_roots(env: dict[str, str] | None = None, configured: tuple[str, ...] |
         listed = list(configured)
     else:
         listed = [str(Path(env.get("HOME") or Path.home()) / ".codex")]
-    roots = _dedupe(Path(os.path.expanduser(p)).absolute() for p in listed)
-    return [r for r in roots if r.is_dir()]
+    roots = [Path(os.path.expanduser(p)).absolute() for p in listed if "\x00" not in p]
+    return _dedupe([r for r in roots if _is_dir(r)])
+
+
+def _is_dir(p: Path) -> bool:
+    """Whether p is a folder; False for names the OS refuses (too long, ...)."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
 
 
 def codex_files(root: Path) -> list[LogFile]:
@@ -114,7 +122,7 @@ def codex_files(root: Path) -> list[LogFile]:
     archived_sessions/ keeps its id and its entries dedup). A root with neither folder is read
     as a folder of JSONL files itself, as ccusage does.
     """
-    dirs = [root / d for d in CODEX_DIRS if (root / d).is_dir()] or [root]
+    dirs = [root / d for d in CODEX_DIRS if _is_dir(root / d)] or [root]
     out: list[LogFile] = []
     for base in dirs:
         for dirpath, _dirs, files in os.walk(base, followlinks=False):

@@ -72,14 +72,32 @@ def load_cursors(conn: sqlite3.Connection) -> dict[str, Cursor]:
     }
 
 
-def unchanged(cur: Cursor | None, st: os.stat_result) -> bool:
-    return (
+def unchanged(cur: Cursor | None, st: os.stat_result, path: str | None = None) -> bool:
+    """Nothing to read: same file, same size and mtime, and (given its path) no complete line past
+    the cursor; a crash between two chunks of one file leaves one, a partial last line does not."""
+    if not (
         cur is not None
         and cur.dev == st.st_dev
         and cur.ino == st.st_ino
         and cur.size == st.st_size
         and cur.mtime_ns == st.st_mtime_ns
-    )
+    ):
+        return False
+    return cur.offset >= cur.size or path is None or not _has_newline(path, cur.offset)
+
+
+def _has_newline(path: str, offset: int) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return False
+                if b"\n" in block:
+                    return True
+    except OSError:
+        return False
 
 
 def _head_hash(f, length: int) -> str:  # type: ignore[no-untyped-def]
