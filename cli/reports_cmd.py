@@ -195,6 +195,9 @@ def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json
 
     if not 0 < session_length <= 24 * 7:
         raise ConfigError("--session-length must be between 0 and 168 hours")
+    if provider == "codex":
+        raise ConfigError("blocks are Claude-only: Codex usage has no 5-hour blocks",
+                          hint="use daily, monthly or session with --provider codex")
     limit: int | str | None = None
     if token_limit is not None:
         if token_limit in ("max", ""):

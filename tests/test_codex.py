@@ -355,8 +355,10 @@ def test_provider_filter_on_every_report_and_blocks_stay_claude(tmp_path: Path) 
     assert all({p["provider"] for p in r["providers"]} <= {"claude", "codex"} for r in rows)
     assert any(len(r["providers"]) == 2 for r in rows)
     assert all(m["provider"] in ("claude", "codex") for r in rows for m in r["modelBreakdowns"])
-    blocks = [json.loads(meshctl(["blocks", "--json", "--provider", prov], base).stdout) for prov in ("all", "codex")]
+    blocks = [json.loads(meshctl(["blocks", "--json", "--provider", prov], base).stdout) for prov in ("all", "claude")]
     assert blocks[0] == blocks[1] and blocks[0]["blocks"]  # codex never enters a block
+    p = meshctl(["blocks", "--provider", "codex"], base)
+    assert p.returncode != 0 and p.stderr.startswith("meshctl: error: blocks are Claude-only") and "hint:" in p.stderr
     bad = meshctl(["daily", "--provider", "gemini"], base)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     hostile = dict(base, CODEX_HOME="\x01," + "x" * 5000 + ",/dev/null,/proc/self")
