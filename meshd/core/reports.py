@@ -1,8 +1,9 @@
 """Period, session and per-project reports over merged usage rows, in ccusage 20.0.24's JSON shape. Pure.
 
 Shape facts (checked against `ccusage claude daily|weekly|monthly|session --json --offline`):
-- keys are printed sorted; every dict here is built in that order, our `devices` and `providers`
-  fields (and `provider` on each model breakdown) included;
+- keys are printed sorted; every dict here is built in that order, our `devices`, `providers` and
+  `reasoningOutputTokens` (Codex; inside output, as in `ccusage codex`) fields and `provider` on
+  each model breakdown included;
 - a row's `modelsUsed` lists models in order of first appearance, `<synthetic>` and "" left out;
   their tokens and cost still count in the row's totals but they get no `modelBreakdowns` entry;
 - `modelBreakdowns` is sorted by cost, descending, stably (ties keep first-appearance order);
@@ -41,7 +42,8 @@ def _acc() -> list[Any]:
 class _Group:
     """One report row being summed: totals, per-model and per-device accumulators."""
 
-    __slots__ = ("acc", "models", "devices", "providers", "model_provider", "first", "last", "project", "session")
+    __slots__ = ("acc", "models", "devices", "providers", "model_provider", "reasoning", "first", "last", "project",
+                 "session")
 
     def __init__(self) -> None:
         self.acc = _acc()
@@ -49,6 +51,7 @@ class _Group:
         self.devices: dict[str, list[Any]] = {}
         self.providers: dict[str, list[Any]] = {}
         self.model_provider: dict[str, str] = {}
+        self.reasoning = 0  # Codex reasoning tokens (already inside output)
         self.first = -1
         self.last = -1
         self.project = ""
@@ -65,6 +68,7 @@ class _Group:
         a[3] += cr
         a[4] += cost
         a[5] += n
+        self.reasoning += r.reasoning_tokens
         model = r.model
         if model not in NOT_A_MODEL:
             m = self.models.get(model)
@@ -108,6 +112,7 @@ class _Group:
         a, b = self.acc, other.acc
         for k in range(6):
             a[k] += b[k]
+        self.reasoning += other.reasoning
         for name in breakdown_order:
             src = other.models[name]
             m = self.models.get(name)
@@ -159,6 +164,7 @@ def _render(g: _Group, models_used: list[str], key_name: str, key: str, extra: d
         "modelsUsed": models_used,
         "outputTokens": a[_O],
         "providers": _providers(g.providers),
+        "reasoningOutputTokens": g.reasoning,
         "totalCost": a[_COST],
         "totalTokens": a[_I] + a[_O] + a[_CC] + a[_CR],
     }
@@ -189,16 +195,17 @@ def _providers(providers: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def _totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """ccusage's `totals`: the output rows summed in output order, cost from -0.0."""
-    i = o = cc = cr = 0
+    i = o = cc = cr = reasoning = 0
     cost = -0.0
     for r in rows:
+        reasoning += r["reasoningOutputTokens"]
         i += r["inputTokens"]
         o += r["outputTokens"]
         cc += r["cacheCreationTokens"]
         cr += r["cacheReadTokens"]
         cost += r["totalCost"]
     return {"cacheCreationTokens": cc, "cacheReadTokens": cr, "inputTokens": i, "outputTokens": o,
-            "totalCost": cost, "totalTokens": i + o + cc + cr}
+            "reasoningOutputTokens": reasoning, "totalCost": cost, "totalTokens": i + o + cc + cr}
 
 
 def _filtered(rows: Iterable[UsageRow], device: str | None, provider: str | None,
