@@ -207,20 +207,28 @@ def generate(home: Path, *, sessions: int = 40, seed: int = 7, start: datetime |
         lines = list(s.lines)
         if rng.random() < 0.3:  # garbage: a torn line mid-file, binary junk
             k = rng.randrange(1, len(lines))
-            lines.insert(k, lines[k][: len(lines[k]) // 2])
+            lines.insert(k, _torn(lines[k], len(lines[k]) // 2))
             lines.insert(k, "\x00\x01garbage{{")
             h.garbage_lines += 2
         body = "\n".join(lines) + "\n"
         if rng.random() < 0.2:  # a writer killed mid-line: a truncated last line without "\n"
             tail = _dump({"timestamp": _ts(s.tick(1, 5)), "type": "event_msg", "payload": {
                 "type": "token_count", "info": {"total_token_usage": _usage(*[v + 999 for v in s.total])}}})
-            body += tail[: len(tail) * 2 // 3]
+            body += _torn(tail, len(tail) * 2 // 3)
             h.partial_files.append(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body.encode())
         h.files.append(path)
     h.files.sort()
     return h
+
+
+def _torn(line: str, cut: int) -> str:
+    """The first `cut` characters of a line, as a killed writer leaves it; never ending right after
+    `"type":` or `"type":"`, which makes ccusage 20.0.24 panic (docs/ccusage-compat.md C10)."""
+    while line[:cut].endswith(('"type":', '"type":"')):
+        cut -= 1
+    return line[:cut]
 
 
 def main(argv: list[str] | None = None) -> int:
