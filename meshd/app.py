@@ -66,7 +66,7 @@ def make_coster(home: Path) -> Coster:
             from meshd.core.pricing import codex_entry_cost
 
             return codex_entry_cost(p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens,  # type: ignore[arg-type]
-                                    e.cache_read_tokens)
+                                    e.cache_read_tokens, e.speed)
         return entry_cost(  # type: ignore[misc]
             p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,  # type: ignore[arg-type]
             e.cache_read_tokens, e.speed,
@@ -189,10 +189,10 @@ def ingest_local(
     if codex_todo:
         from itertools import chain
 
-        from meshd.ingest.codex import CodexChunks, ensure_table
+        from meshd.ingest.codex import CodexChunks, ensure_table, fast_tier
 
         ensure_table(replica.conn)
-        chunks = CodexChunks()
+        chunks = CodexChunks(fast=fast_tier(codex_roots(configured=config.codex_dirs)))
         results = chain(results, (ingest_file(replica, lf, progress=tick, chunk=chunks) for lf, _n in codex_todo))
     for r in results:
         summary.changed += 1

@@ -196,6 +196,20 @@ def test_pricing_follows_ccusages_codex_rule() -> None:
     assert codex_entry_cost(y, 0, 0, 50, 0) == pytest.approx(50 * 2e-6 * 1.25)
 
 
+def test_fast_service_tier_from_codex_config() -> None:
+    yes = ['service_tier = "fast"', "service_tier='priority' # faster", "  service_tier=fast", 'service_tier = "fast"\r']
+    no = ['service_tier = "breakfast"', 'service_tier_override = "fast"', '# service_tier = "fast"',
+          'service_tier = "standard"', "service_tier", "=fast", "", "\x00" * 100, '[x]\nmodel = "fast"']
+    assert all(codex_log.fast_service_tier(t) for t in yes)
+    assert not any(codex_log.fast_service_tier(t) for t in no)
+    table = PriceTable.from_litellm({"gpt-5.4": {"input_cost_per_token": 2.5e-6, "output_cost_per_token": 1.5e-5},
+                                     "gpt-5": {"input_cost_per_token": 1.25e-6, "output_cost_per_token": 1e-5}})
+    p54, p5 = table.lookup("gpt-5.4"), table.lookup("gpt-5")
+    assert p54 is not None and p5 is not None
+    assert codex_entry_cost(p54, 1000, 100, 0, 0, "fast") == pytest.approx(2 * codex_entry_cost(p54, 1000, 100, 0, 0))
+    assert codex_entry_cost(p5, 1000, 100, 0, 0, "fast") == codex_entry_cost(p5, 1000, 100, 0, 0)
+
+
 # ---- sources -----------------------------------------------------------------------------------
 
 
@@ -327,6 +341,23 @@ def test_small_chunks_and_a_crash_between_them_change_nothing(world, monkeypatch
 def meshctl(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "meshctl", *args], env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def test_fast_tier_doubles_gpt_5_4_and_keeps_its_name(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    (home / "sessions").mkdir(parents=True)
+    (home / "sessions" / "s.jsonl").write_text(ctx("gpt-5.4") + "\n" + tc("2026-03-01T10:00:00.000Z", last=(1000, 0, 100, 0)) + "\n")
+    env = dict(os.environ, HOME=str(tmp_path), TZ="UTC", CODEX_HOME=str(home))
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    costs = []
+    for i, cfg in enumerate(('service_tier = "standard"', 'service_tier = "fast"')):
+        (home / "config.toml").write_text(cfg)
+        p = meshctl(["daily", "--json"], dict(env, MESHD_HOME=str(tmp_path / f"m{i}")))
+        assert p.returncode == 0, p.stderr
+        d = json.loads(p.stdout)
+        assert [m["modelName"] for m in d["daily"][0]["modelBreakdowns"]] == ["gpt-5.4"]
+        costs.append(d["totals"]["totalCost"])
+    assert costs[1] == pytest.approx(2 * costs[0]) and costs[0] == pytest.approx(1000 * 2.5e-6 + 100 * 1.5e-5)
 
 
 def test_provider_filter_on_every_report_and_blocks_stay_claude(tmp_path: Path) -> None:

@@ -29,10 +29,30 @@ def codex_history(tmp_path_factory: pytest.TempPathFactory) -> CodexHistory:
     return h
 
 
+@pytest.fixture(scope="module")
+def fast_history(tmp_path_factory: pytest.TempPathFactory) -> CodexHistory:
+    """A smaller history whose Codex config selects the fast service tier (gpt-5.4 etc. cost 2x)."""
+    h = generate(tmp_path_factory.mktemp("codex-fast") / "codex-home", sessions=20, seed=77)
+    (h.home / "config.toml").write_text('model = "gpt-5.4"\nservice_tier = "fast"  # Codex fast mode\n')
+    return h
+
+
 @pytest.mark.parametrize("tz_env,tz_opt", [("UTC", None), ("America/New_York", None), ("UTC", "Asia/Kolkata")])
 @pytest.mark.parametrize("cmd,key", [("daily", "date"), ("monthly", "month")])
 def test_codex_reports_equal_ccusage(codex_history: CodexHistory, ccusage_exe: str, tmp_path: Path,  # noqa: F811
                                      cmd: str, key: str, tz_env: str, tz_opt: str | None) -> None:
+    compare(codex_history, ccusage_exe, tmp_path, cmd, key, tz_env, tz_opt)
+
+
+@pytest.mark.parametrize("cmd,key", [("daily", "date"), ("monthly", "month")])
+def test_fast_service_tier_equals_ccusage(fast_history: CodexHistory, ccusage_exe: str, tmp_path: Path,  # noqa: F811
+                                          cmd: str, key: str) -> None:
+    compare(fast_history, ccusage_exe, tmp_path, cmd, key, "UTC", None)
+
+
+def compare(codex_history: CodexHistory, ccusage_exe: str, tmp_path: Path, cmd: str, key: str, tz_env: str,
+            tz_opt: str | None) -> None:
+    """meshctl CMD --provider codex --json against ccusage codex CMD --json --offline."""
     (tmp_path / "home").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CLAUDE_CONFIG_DIR"}
     env.update(HOME=str(tmp_path / "home"), TZ=tz_env, CODEX_HOME=str(codex_history.home),

@@ -228,6 +228,16 @@ def auto_review_model(ts_text: str) -> str:
     return FALLBACK_MODEL
 
 
+def fast_service_tier(config_toml: str) -> bool:
+    """Whether a Codex `config.toml` asks for the fast service tier (`service_tier = "fast"` or
+    `"priority"`, quotes optional, `#` comments ignored), read line by line as ccusage does."""
+    for line in config_toml.splitlines():
+        key, sep, value = line.split("#", 1)[0].strip().partition("=")
+        if sep and key.strip() == "service_tier" and value.strip().strip("\"'") in ("fast", "priority"):
+            return True
+    return False
+
+
 def encode_cwd(cwd: str) -> str:
     """A working directory as a project name, the way Claude Code names its project folders."""
     return re.sub(r"[^A-Za-z0-9]", "-", cwd)

@@ -100,18 +100,20 @@ def entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_w
 
 
 def codex_entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_write: int,
-                     cache_read: int) -> float:
+                     cache_read: int, speed: str | None = None) -> float:
     """Cost in USD of one Codex entry, as ccusage 20.0.24's `codex` reports compute it.
 
     `input_tokens` is the non-cached input. No 200k tiers; cached input at the cache-read rate
     when the price source has one, else at the input rate (not input x 0.1 as for Claude);
     cache writes (`cache_write_input_tokens`) at 1.25 x input (measured: gpt-5, whose listed
     cache-creation rate equals its input rate); reasoning tokens are inside the output already.
-    Standard speed.
+    `speed == "fast"` (Codex's fast service tier) multiplies by the model's fast multiplier
+    (1 for models without one: measured, gpt-5 stays at its price, gpt-5.4 doubles).
     """
     p = price
-    return (input_tokens * p.input + cache_read * (p.cache_read if p.cache_read_explicit else p.input)
+    cost = (input_tokens * p.input + cache_read * (p.cache_read if p.cache_read_explicit else p.input)
             + cache_write * p.input * 1.25 + output_tokens * p.output)
+    return cost * p.fast_multiplier if speed == "fast" else cost
 
 
 # ---- reading LiteLLM data -------------------------------------------------------------------

@@ -8,6 +8,8 @@ file's cursor: a crash between chunks resumes with the state that matches the cu
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
+from pathlib import Path
 
 from meshd.core import codex_log
 from meshd.core.codex_log import CodexState
@@ -35,11 +37,28 @@ def _file_start(path: str) -> bytes:
         return b""
 
 
-class CodexChunks:
-    """The tailer's ChunkParser for Codex session files."""
+def fast_tier(roots: list[Path]) -> bool:
+    """Whether any Codex root's `config.toml` selects the fast service tier (ccusage `--speed auto`)."""
+    for root in roots:
+        try:
+            text = (root / "config.toml").read_bytes()[: 1 << 20].decode("utf-8", "replace")
+        except OSError:
+            continue
+        if codex_log.fast_service_tier(text):
+            return True
+    return False
 
-    def __init__(self) -> None:
+
+class CodexChunks:
+    """The tailer's ChunkParser for Codex session files.
+
+    `fast`: entries are priced at the fast service tier (the Codex config in force when they are
+    read; ccusage applies the current config to all history instead).
+    """
+
+    def __init__(self, fast: bool = False) -> None:
         self.state = CodexState()
+        self.fast = fast
 
     def begin(self, conn: sqlite3.Connection, lf: LogFile, fresh: bool) -> None:
         if fresh:
@@ -53,7 +72,8 @@ class CodexChunks:
               ) -> tuple[list[UsageEntry], int, str | None, int]:
         del device_id  # Codex entries carry their own dedup id (core/codex_log.entry_id)
         res, lineno = codex_log.parse_chunk(body, lineno, self.state, lf.session_id)
-        return res.entries, res.skipped, res.last_skip, lineno
+        entries = [replace(e, speed="fast") for e in res.entries] if self.fast else res.entries
+        return entries, res.skipped, res.last_skip, lineno
 
     def commit(self, conn: sqlite3.Connection, lf: LogFile) -> None:
         conn.execute(
