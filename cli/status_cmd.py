@@ -100,7 +100,7 @@ def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
         return
     lines = [f"Device   {me} ({replica.device_id[:8]}, epoch {replica.epoch:x})", f"Home     {config.home}"]
     if not data["sources"]:
-        lines.append("Sources  none found (set CLAUDE_CONFIG_DIR or claude_dirs in config.toml)")
+        lines.append("Sources  none found (set CLAUDE_CONFIG_DIR or CODEX_HOME, or claude_dirs / codex_dirs in config.toml)")
     for s in data["sources"]:
         lines.append(f"Source   {s['path']}: {s['files']} files, {s['entries']:,} entries, {s['skippedLines']:,} skipped lines")
         for sk in s["skipped"][:5]:

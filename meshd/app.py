@@ -14,7 +14,7 @@ import orjson
 from meshd import __version__
 from meshd.config import Config, ensure_home, load_config
 from meshd.core.entry import UsageEntry
-from meshd.ingest.sources import LogFile, claude_files, claude_roots
+from meshd.ingest.sources import LogFile, claude_files, claude_roots, codex_files, codex_roots
 from meshd.ingest.tailer import ingest_file, load_cursors, unchanged
 from meshd.store.db import connect, ensure_identity, get_meta, init_schema, set_meta
 from meshd.store.replica import Coster, Replica, refresh_rollup, transaction
@@ -62,6 +62,11 @@ def make_coster(home: Path) -> Coster:
             p = cache[e.model] = table.lookup(e.model)
         if p is None:
             return 0.0
+        if e.provider == "codex":
+            from meshd.core.pricing import codex_entry_cost
+
+            return codex_entry_cost(p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens,  # type: ignore[arg-type]
+                                    e.cache_read_tokens, e.speed)
         return entry_cost(  # type: ignore[misc]
             p, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens, e.cache_write_1h_tokens,  # type: ignore[arg-type]
             e.cache_read_tokens, e.speed,
@@ -134,6 +139,8 @@ def local_files(config: Config) -> list[LogFile]:
     files: list[LogFile] = []
     for root in claude_roots(configured=config.claude_dirs):
         files.extend(claude_files(root))
+    for root in codex_roots(configured=config.codex_dirs):
+        files.extend(codex_files(root))
     return files
 
 
@@ -164,7 +171,7 @@ def ingest_local(
         except OSError:
             continue
         cur = cursors.get(lf.path)
-        if not unchanged(cur, st):
+        if not unchanged(cur, st, lf.path):
             todo.append((lf, st.st_size - (cur.offset if cur and cur.ino == st.st_ino and st.st_size >= cur.offset else 0)))
     total = sum(n for _, n in todo)
     done = 0
@@ -175,8 +182,19 @@ def ingest_local(
         if progress is not None:
             progress(done, total)
 
-    for lf, pre in _prefetched(todo, cursors, replica.device_id, total if parallel else 0):
-        r = ingest_file(replica, lf, progress=tick, pre=pre)
+    claude_todo = [t for t in todo if t[0].provider == "claude"]
+    codex_todo = [t for t in todo if t[0].provider == "codex"]
+    results = (ingest_file(replica, lf, progress=tick, pre=pre)
+               for lf, pre in _prefetched(claude_todo, cursors, replica.device_id, total if parallel else 0))
+    if codex_todo:
+        from itertools import chain
+
+        from meshd.ingest.codex import CodexChunks, ensure_table, fast_tier
+
+        ensure_table(replica.conn)
+        chunks = CodexChunks(fast=fast_tier(codex_roots(configured=config.codex_dirs)))
+        results = chain(results, (ingest_file(replica, lf, progress=tick, chunk=chunks) for lf, _n in codex_todo))
+    for r in results:
         summary.changed += 1
         summary.entries += r.entries
         summary.skipped += r.skipped

@@ -72,6 +72,7 @@ class ModelPrice:
     cache_write_above_200k_tokens: float | None = None
     cache_read_above_200k_tokens: float | None = None
     fast_multiplier: float = 1.0
+    cache_read_explicit: bool = True  # False when the source gave no cache-read rate (default used)
 
 
 def _tiered(tokens: int, base: float, above: float | None) -> float:
@@ -95,6 +96,23 @@ def entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_w
         + _tiered(cache_write_1h, p.input * ONE_HOUR_CACHE_FACTOR, above_1h)
         + _tiered(cache_read, p.cache_read, p.cache_read_above_200k_tokens)
     )
+    return cost * p.fast_multiplier if speed == "fast" else cost
+
+
+def codex_entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_write: int,
+                     cache_read: int, speed: str | None = None) -> float:
+    """Cost in USD of one Codex entry, as ccusage 20.0.24's `codex` reports compute it.
+
+    `input_tokens` is the non-cached input. No 200k tiers; cached input at the cache-read rate
+    when the price source has one, else at the input rate (not input x 0.1 as for Claude);
+    cache writes (`cache_write_input_tokens`) at 1.25 x input (measured: gpt-5, whose listed
+    cache-creation rate equals its input rate); reasoning tokens are inside the output already.
+    `speed == "fast"` (Codex's fast service tier) multiplies by the model's fast multiplier
+    (1 for models without one: measured, gpt-5 stays at its price, gpt-5.4 doubles).
+    """
+    p = price
+    cost = (input_tokens * p.input + cache_read * (p.cache_read if p.cache_read_explicit else p.input)
+            + cache_write * p.input * 1.25 + output_tokens * p.output)
     return cost * p.fast_multiplier if speed == "fast" else cost
 
 
@@ -205,6 +223,7 @@ def _price(name: str, spec: dict[str, object]) -> ModelPrice:
         cache_write_above_200k_tokens=_opt(spec, "cache_creation_input_token_cost_above_200k_tokens"),
         cache_read_above_200k_tokens=_opt(spec, "cache_read_input_token_cost_above_200k_tokens"),
         fast_multiplier=1.0 if fast is None else fast,
+        cache_read_explicit=cr is not None,
     )
 
 

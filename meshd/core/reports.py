@@ -1,7 +1,9 @@
 """Period, session and per-project reports over merged usage rows, in ccusage 20.0.24's JSON shape. Pure.
 
 Shape facts (checked against `ccusage claude daily|weekly|monthly|session --json --offline`):
-- keys are printed sorted; every dict here is built in that order, our `devices` field included;
+- keys are printed sorted; every dict here is built in that order, our `devices`, `providers` and
+  `reasoningOutputTokens` (Codex; inside output, as in `ccusage codex`) fields and `provider` on
+  each model breakdown included;
 - a row's `modelsUsed` lists models in order of first appearance, `<synthetic>` and "" left out;
   their tokens and cost still count in the row's totals but they get no `modelBreakdowns` entry;
 - `modelBreakdowns` is sorted by cost, descending, stably (ties keep first-appearance order);
@@ -40,12 +42,16 @@ def _acc() -> list[Any]:
 class _Group:
     """One report row being summed: totals, per-model and per-device accumulators."""
 
-    __slots__ = ("acc", "models", "devices", "first", "last", "project", "session")
+    __slots__ = ("acc", "models", "devices", "providers", "model_provider", "reasoning", "first", "last", "project",
+                 "session")
 
     def __init__(self) -> None:
         self.acc = _acc()
         self.models: dict[str, list[Any]] = {}
         self.devices: dict[str, list[Any]] = {}
+        self.providers: dict[str, list[Any]] = {}
+        self.model_provider: dict[str, str] = {}
+        self.reasoning = 0  # Codex reasoning tokens (already inside output)
         self.first = -1
         self.last = -1
         self.project = ""
@@ -62,11 +68,13 @@ class _Group:
         a[3] += cr
         a[4] += cost
         a[5] += n
+        self.reasoning += r.reasoning_tokens
         model = r.model
         if model not in NOT_A_MODEL:
             m = self.models.get(model)
             if m is None:
                 self.models[model] = [i, o, cc, cr, cost, n]
+                self.model_provider[model] = r.provider
             else:
                 m[0] += i
                 m[1] += o
@@ -84,6 +92,16 @@ class _Group:
             d[3] += cr
             d[4] += cost
             d[5] += n
+        p = self.providers.get(r.provider)
+        if p is None:
+            self.providers[r.provider] = [i, o, cc, cr, cost, n]
+        else:
+            p[0] += i
+            p[1] += o
+            p[2] += cc
+            p[3] += cr
+            p[4] += cost
+            p[5] += n
         if self.first < 0 or r.ts < self.first:
             self.first = r.ts
         if r.ts_last > self.last:
@@ -94,6 +112,7 @@ class _Group:
         a, b = self.acc, other.acc
         for k in range(6):
             a[k] += b[k]
+        self.reasoning += other.reasoning
         for name in breakdown_order:
             src = other.models[name]
             m = self.models.get(name)
@@ -109,6 +128,15 @@ class _Group:
             else:
                 for k in range(6):
                     d[k] += src[k]
+        for name, src in other.providers.items():
+            d = self.providers.get(name)
+            if d is None:
+                self.providers[name] = list(src)
+            else:
+                for k in range(6):
+                    d[k] += src[k]
+        for name, prov in other.model_provider.items():
+            self.model_provider.setdefault(name, prov)
 
 
 def _breakdown_names(g: _Group) -> list[str]:
@@ -129,11 +157,14 @@ def _render(g: _Group, models_used: list[str], key_name: str, key: str, extra: d
         "inputTokens": a[_I],
         "modelBreakdowns": [
             {"cacheCreationTokens": m[_CC], "cacheReadTokens": m[_CR], "cost": m[_COST],
-             "inputTokens": m[_I], "modelName": name, "outputTokens": m[_O]}
+             "inputTokens": m[_I], "modelName": name, "outputTokens": m[_O],
+             "provider": g.model_provider.get(name, "")}
             for name in names for m in (g.models[name],)
         ],
         "modelsUsed": models_used,
         "outputTokens": a[_O],
+        "providers": _providers(g.providers),
+        "reasoningOutputTokens": g.reasoning,
         "totalCost": a[_COST],
         "totalTokens": a[_I] + a[_O] + a[_CC] + a[_CR],
     }
@@ -153,18 +184,28 @@ def _devices(devices: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _providers(providers: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Per-provider sums ("claude", "codex"), by name; what ccusage's `agents` shows with --by-agent."""
+    return [
+        {"cacheCreationTokens": d[_CC], "cacheReadTokens": d[_CR], "inputTokens": d[_I], "outputTokens": d[_O],
+         "provider": name, "totalCost": d[_COST], "totalTokens": d[_I] + d[_O] + d[_CC] + d[_CR]}
+        for name, d in sorted(providers.items())
+    ]
+
+
 def _totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """ccusage's `totals`: the output rows summed in output order, cost from -0.0."""
-    i = o = cc = cr = 0
+    i = o = cc = cr = reasoning = 0
     cost = -0.0
     for r in rows:
+        reasoning += r["reasoningOutputTokens"]
         i += r["inputTokens"]
         o += r["outputTokens"]
         cc += r["cacheCreationTokens"]
         cr += r["cacheReadTokens"]
         cost += r["totalCost"]
     return {"cacheCreationTokens": cc, "cacheReadTokens": cr, "inputTokens": i, "outputTokens": o,
-            "totalCost": cost, "totalTokens": i + o + cc + cr}
+            "reasoningOutputTokens": reasoning, "totalCost": cost, "totalTokens": i + o + cc + cr}
 
 
 def _filtered(rows: Iterable[UsageRow], device: str | None, provider: str | None,

@@ -16,6 +16,7 @@ class LogFile:
     source: str  # the root folder it came from
     project: str
     session_id: str
+    provider: str = "claude"
 
 
 def claude_roots(env: dict[str, str] | None = None, configured: tuple[str, ...] | None = None) -> list[Path]:
@@ -82,5 +83,56 @@ def claude_files(root: Path) -> list[LogFile]:
             else:
                 session = name[: -len(".jsonl")]
             out.append(LogFile(full, str(root), project, session))
+    out.sort(key=lambda f: f.path)
+    return out
+
+
+CODEX_DIRS = ("sessions", "archived_sessions")
+
+
+def codex_roots(env: dict[str, str] | None = None, configured: tuple[str, ...] | None = None) -> list[Path]:
+    """Codex CLI data folders: CODEX_HOME (comma list), else config `codex_dirs`, else ~/.codex.
+
+    As ccusage: entries are trimmed and empties dropped; a missing folder is simply not read.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("CODEX_HOME")
+    if raw is not None:
+        listed = [p.strip() for p in raw.split(",") if p.strip()]
+    elif configured:
+        listed = list(configured)
+    else:
+        listed = [str(Path(env.get("HOME") or Path.home()) / ".codex")]
+    roots = [Path(os.path.expanduser(p)).absolute() for p in listed if "\x00" not in p]
+    return _dedupe([r for r in roots if _is_dir(r)])
+
+
+def _is_dir(p: Path) -> bool:
+    """Whether p is a folder; False for names the OS refuses (too long, ...)."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
+def codex_files(root: Path) -> list[LogFile]:
+    """Every `*.jsonl` under `sessions/` and `archived_sessions/` of a Codex root, sorted by path.
+
+    The session id is the path relative to that folder without `.jsonl` (so a session moved to
+    archived_sessions/ keeps its id and its entries dedup). A root with neither folder is read
+    as a folder of JSONL files itself, as ccusage does.
+    """
+    dirs = [root / d for d in CODEX_DIRS if _is_dir(root / d)] or [root]
+    out: list[LogFile] = []
+    for base in dirs:
+        for dirpath, _dirs, files in os.walk(base, followlinks=False):
+            for name in files:
+                if not name.endswith(".jsonl") or name == ".jsonl":
+                    continue
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    continue
+                rel = os.path.relpath(full, base)[: -len(".jsonl")].replace(os.sep, "/")
+                out.append(LogFile(full, str(root), "", rel, "codex"))
     out.sort(key=lambda f: f.path)
     return out

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from meshd.core.claude_log import USAGE_MARKER, MalformedLine, parse_line
 from meshd.core.entry import UsageEntry
@@ -26,6 +27,22 @@ MAX_LINE = 64 << 20
 HEAD = 4096
 
 Parser = Callable[[bytes, str, str], "UsageEntry | None"]
+
+
+class ChunkParser(Protocol):
+    """A parser whose lines depend on earlier lines of the same file (Codex's running totals).
+
+    `begin` loads the file's parse state inside the chunk's transaction (a fresh read starts over),
+    `parse` turns complete lines into entries, and `commit` stores the state in the same
+    transaction as the cursor, so state and cursor always agree.
+    """
+
+    def begin(self, conn: sqlite3.Connection, lf: LogFile, fresh: bool) -> None: ...
+
+    def parse(self, body: bytes, lineno: int, lf: LogFile, device_id: str
+              ) -> tuple[list[UsageEntry], int, str | None, int]: ...
+
+    def commit(self, conn: sqlite3.Connection, lf: LogFile) -> None: ...
 
 
 @dataclass(slots=True)
@@ -55,14 +72,32 @@ def load_cursors(conn: sqlite3.Connection) -> dict[str, Cursor]:
     }
 
 
-def unchanged(cur: Cursor | None, st: os.stat_result) -> bool:
-    return (
+def unchanged(cur: Cursor | None, st: os.stat_result, path: str | None = None) -> bool:
+    """Nothing to read: same file, same size and mtime, and (given its path) no complete line past
+    the cursor; a crash between two chunks of one file leaves one, a partial last line does not."""
+    if not (
         cur is not None
         and cur.dev == st.st_dev
         and cur.ino == st.st_ino
         and cur.size == st.st_size
         and cur.mtime_ns == st.st_mtime_ns
-    )
+    ):
+        return False
+    return cur.offset >= cur.size or path is None or not _has_newline(path, cur.offset)
+
+
+def _has_newline(path: str, offset: int) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return False
+                if b"\n" in block:
+                    return True
+    except OSError:
+        return False
 
 
 def _head_hash(f, length: int) -> str:  # type: ignore[no-untyped-def]
@@ -86,6 +121,7 @@ def ingest_file(
     parser: Parser = parse_line,
     progress: Callable[[int], None] | None = None,
     pre: Parsed | None = None,
+    chunk: ChunkParser | None = None,
 ) -> FileResult:
     """Read what is new in one file, chunk by chunk, each chunk in its own transaction.
 
@@ -112,7 +148,9 @@ def ingest_file(
                     _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=False)
                     return res
                 res.replaced |= cur is not None and fresh
-                if pre is not None and pre.matches(row, st, start):
+                if chunk is not None:
+                    chunk.begin(conn, lf, fresh)
+                if pre is not None and chunk is None and pre.matches(row, st, start):
                     entries = [UsageEntry(*t) for t in pre.entries]
                     consumed, lineno, skipped, last_skip = pre.consumed, pre.lineno_end, pre.skipped, pre.last_skip
                 else:
@@ -122,11 +160,16 @@ def ingest_file(
                         # Only a partial line: it waits for the next run.
                         _save_cursor(conn, lf, st, start, f, lineno, 0, 0, None, reset=fresh)
                         return res
-                    entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
+                    if chunk is not None:
+                        entries, skipped, last_skip, lineno = chunk.parse(body, lineno, lf, replica.device_id)
+                    else:
+                        entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
                 pre = None  # a prefetched plan is good for one step only
                 if entries:
                     replica.append_usage(entries)
                 new_offset = start + consumed
+                if chunk is not None:
+                    chunk.commit(conn, lf)
                 _save_cursor(conn, lf, st, new_offset, f, lineno, len(entries), skipped, last_skip, reset=fresh)
             res.entries += len(entries)
             res.skipped += skipped

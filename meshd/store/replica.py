@@ -43,8 +43,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def model_label(e: UsageEntry) -> str:
-    """The model name reports show: ccusage labels fast-mode entries `<model>-fast`."""
-    return e.model + "-fast" if e.speed == "fast" and e.model else e.model
+    """The model name reports show: ccusage labels fast-mode Claude entries `<model>-fast` (not Codex ones)."""
+    return e.model + "-fast" if e.speed == "fast" and e.model and e.provider != "codex" else e.model
 
 
 BUCKET_MS = 900_000  # 15 minutes: every zone's UTC offset, and the default block length, is a multiple
