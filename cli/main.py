@@ -80,6 +80,8 @@ _COMMANDS = {
     "devices": "meshctl.devices_cmd:devices",
     "forget": "meshctl.devices_cmd:forget",
     "sync": "meshctl.sync_cmd:sync",
+    "service": "meshctl.service_cmd:service",
+    "export": "meshctl.export_cmd:export",
 }
 
 

@@ -53,6 +53,12 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["pricing"],
         ["devices"],
         ["devices", "--json"],
+        ["export"],
+        ["export", "--format", "csv"],
+        ["service", "status"],
+        ["service", "status", "--json", "--platform", "launchd"],
+        ["service", "install", "--dry-run"],
+        ["service", "uninstall", "--dry-run"],
         ["--help"],
     ],
 )
