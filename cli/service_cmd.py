@@ -56,7 +56,10 @@ def find_meshd(explicit: str | None = None) -> Path:
 
 
 def _is_exe(p: Path) -> bool:
-    return p.is_file() and os.access(p, os.X_OK)
+    try:
+        return p.is_file() and os.access(p, os.X_OK) and bool(p.stat().st_mode & 0o111)
+    except (OSError, ValueError):
+        return False
 
 
 def _home(ctx: click.Context) -> Path:

@@ -4,8 +4,11 @@ Pure: values in, file text out (no files, no subprocesses; `cli/service_cmd.py` 
 writes the files and runs systemctl / launchctl). Every value that lands in a unit file goes through
 systemd's quoting rules (`systemd.syntax(7)`, `systemd.service(5)`):
 
-- `ExecStart=` words are double-quoted with C escapes (`\\\\`, `\\"`, `\\n`, `\\xNN`), `%` doubled
-  (specifiers) and `$` doubled (variable expansion), so any path survives, spaces and newlines included.
+- `ExecStart=` words are double-quoted with C escapes (`\\\\`, `\\"`, `\\n`, `\\xNN`) and `%` doubled
+  (specifiers); in arguments `$` is doubled too (variable expansion), never in the executable's path,
+  which systemd does not expand. systemd refuses an executable path with quotes, backslashes or
+  control characters ("Executable name contains special characters"), so those are refused here
+  with a hint; spaces, `%`, `$`, `;` and any UTF-8 are fine.
 - `Environment=` assignments are double-quoted with C escapes and `%` doubled; `$` means nothing there.
 - `ReadWritePaths=` words are double-quoted with `\\` and `"` backslash-escaped and `%` doubled; that
   directive has no C escapes, so a path with a control character is refused (ConfigError).
