@@ -1,6 +1,6 @@
 """`meshctl export`: the merged usage, one row per usage entry, as JSON lines or CSV (streamed).
 
-Columns (stable; docs/services.md is about services, the list lives in README and here):
+Columns (stable; documented in docs/export.md):
 
     timestamp                  ISO-8601 UTC with milliseconds ("2026-01-09T10:00:00.000Z")
     date                       local date in --timezone (the day `meshctl daily` counts it on)
