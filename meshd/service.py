@@ -161,7 +161,9 @@ def path_word(value: str, *, optional: bool = False) -> str:
 # silently where it does not (older systemd, userns disabled, Ubuntu's AppArmor userns restriction).
 # Nothing here may stop the daemon from starting on such systems, so there is no explicit
 # PrivateUsers=yes (it fails hard without user namespaces) and no PrivateTmp= (the socket may live
-# in /tmp, see config.socket_path, and meshctl must reach it).
+# in /tmp, see config.socket_path, and meshctl must reach it). ProtectKernelTunables= and
+# ProtectKernelLogs= are left out: in containers (/proc/sys and /dev/kmsg set up by the container
+# runtime) they make the unit fail with 226/NAMESPACE, and an unprivileged user can write neither.
 _HARDENING = """\
 # Hardening a user unit can apply without privileges. The daemon reads the usage logs anywhere
 # (~/.claude, ~/.config/claude, CLAUDE_CONFIG_DIR, CODEX_HOME), writes only its data home, and
@@ -177,13 +179,14 @@ SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 UMask=0077
+KeyringMode=private
 # Filesystem and kernel protections (best effort in user units; see docs/services.md).
 ProtectSystem=strict
 ProtectHome=read-only
-ProtectKernelTunables=yes
 ProtectKernelModules=yes
-ProtectKernelLogs=yes
 ProtectControlGroups=yes
+ProtectHostname=yes
+ProtectProc=invisible
 """
 
 

@@ -4,6 +4,7 @@ environment values survive systemd's quoting rules, the plist parses and points 
 
 from __future__ import annotations
 
+import json
 import os
 import plistlib
 import shutil
@@ -346,8 +347,6 @@ def test_install_status_uninstall_drive_the_manager(tmp_path: Path, platform: st
         assert calls[-1] == f"bootstrap gui/{os.getuid()} {path}"
         assert (tmp_path / "data home" / "logs").is_dir()
     s = meshctl(env, "service", "status", "--platform", platform, "--json")
-    import json
-
     st = json.loads(s.stdout)
     assert (st["installed"], st["current"], st["enabled"], st["running"]) == (True, True, True, True)
     assert st["pid"] in (4242, 77)
@@ -383,31 +382,103 @@ def _user_manager_problem() -> str | None:
     return manager_problem("systemd")
 
 
-def test_real_systemd_user_install(tmp_path: Path) -> None:
-    """Install, run, stop and remove the unit with the machine's own systemd user manager."""
-    problem = _user_manager_problem() if shutil.which("systemctl") else "systemctl not installed"
-    if problem:
-        pytest.skip(f"no systemd user manager here ({problem}); the unit is checked with systemd-analyze instead")
-    exe = real_meshd()
-    unit = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd" / "user" / "meshd.service"
-    if unit.exists():
-        pytest.skip(f"{unit} exists: a real meshd service is installed for this user; not touching it")
-    env = dict(os.environ, MESHD_HOME=str(tmp_path / "home"))
-    env.pop("CLAUDE_CONFIG_DIR", None)
-    try:
-        p = meshctl(env, "service", "install", "--meshd", str(exe))
-        assert p.returncode == 0, p.stderr
-        import json
-        import time
+SYSTEMD = next((p for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd") if os.access(p, os.X_OK)), None)
 
-        deadline = time.monotonic() + 20
-        while True:
-            st = json.loads(meshctl(env, "service", "status", "--json").stdout)
-            if st["running"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert st["installed"] and st["enabled"] and st["running"] and st["current"], st
-    finally:
-        u = meshctl(env, "service", "uninstall")
-    assert u.returncode == 0, u.stderr
-    assert not unit.exists()
+# Inside private mount, PID and network namespaces: a tmpfs /run that says "booted with systemd",
+# a systemd user manager for this user, then the driver. Everything dies with the namespace.
+SANDBOX = r"""
+set -u
+mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+command -v ip >/dev/null && ip link set lo up
+"$SYSTEMD" --user >"$WORK/manager.log" 2>&1 &
+for _ in $(seq 100); do systemctl --user show --property=Version >/dev/null 2>&1 && break; sleep 0.1; done
+exec "$PYTHON" "$WORK/driver.py"
+"""
+
+DRIVER = r"""
+import json, os, subprocess, sys, time
+M = os.environ["MESHCTL"]
+def ctl(*a):
+    p = subprocess.run([M, *a], capture_output=True, text=True, timeout=60)
+    return p
+out = {}
+assert ctl("init").returncode == 0
+p = ctl("service", "install")
+out["install"] = [p.returncode, p.stdout, p.stderr]
+deadline = time.monotonic() + 30
+while True:
+    st = json.loads(ctl("service", "status", "--json").stdout)
+    daemon = json.loads(ctl("status", "--json").stdout)["daemon"]
+    if (st["running"] and daemon) or time.monotonic() > deadline:
+        break
+    time.sleep(0.3)
+out["status"], out["daemon"] = st, daemon
+if st["pid"]:
+    mounts = open(f"/proc/{st['pid']}/mountinfo").read().splitlines()
+    def covering(path):  # options of the mount that holds `path` (mountinfo escapes as octal)
+        import re
+        best = ("", "absent")
+        for line in mounts:
+            f = line.split()
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4])
+            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best[0]):
+                best = (mp, f[5])
+        return best[1]
+    out["root_mount"] = covering("/usr")
+    out["home_mount"] = covering(os.environ["MESHD_HOME"])
+out["unit_status"] = subprocess.run(["systemctl", "--user", "status", "meshd.service", "--no-pager"],
+                                    capture_output=True, text=True).stdout[:2000]
+p = ctl("service", "uninstall")
+out["uninstall"] = [p.returncode, p.stdout, p.stderr]
+out["after"] = json.loads(ctl("service", "status", "--json").stdout)
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _sandboxed_manager_problem() -> str | None:
+    if os.geteuid() != 0:
+        return "not root: cannot start a private systemd user manager in namespaces"
+    if SYSTEMD is None or not shutil.which("unshare") or not shutil.which("systemctl"):
+        return "systemd, systemctl or unshare is not installed"
+    return None
+
+
+@pytest.mark.parametrize("home_name", ["data home %i $X", "long-" + "h" * 110])
+def test_real_systemd_user_install(tmp_path: Path, home_name: str) -> None:
+    """Install, run, stop and remove the unit with a real systemd user manager: the machine's own, or
+    (as root without one, e.g. in a container) a private one started in fresh mount/PID/net namespaces.
+    The long home puts the daemon's socket in the temp folder (config.socket_path): still reachable."""
+    exe = real_meshd()
+    home = tmp_path / home_name
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, MESHD_HOME=str(home), MESHCTL=str(exe.parent / "meshctl"), PYTHON=sys.executable,
+               WORK=str(work), HOME=str(tmp_path / "user"), XDG_CONFIG_HOME=str(tmp_path / "user" / ".config"))
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    (tmp_path / "user").mkdir()
+    (work / "driver.py").write_text(DRIVER)
+    if shutil.which("systemctl") and _user_manager_problem() is None:
+        if (Path.home() / ".config" / "systemd" / "user" / "meshd.service").exists():
+            pytest.skip("a real meshd service is installed for this user; not touching it")
+        argv = [sys.executable, str(work / "driver.py")]
+    else:
+        problem = _sandboxed_manager_problem()
+        if problem:
+            pytest.skip(f"no systemd user manager here and none can be started ({problem})")
+        env.update(SYSTEMD=str(SYSTEMD), XDG_RUNTIME_DIR=str(tmp_path / "xdg-run"))
+        argv = ["unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
+                "bash", "-c", SANDBOX]
+    p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+    line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, (p.stdout[-3000:], p.stderr[-3000:])
+    out = json.loads(line[-1][7:])
+    assert out["install"][0] == 0, out["install"]
+    st = out["status"]
+    assert st["installed"] and st["current"] and st["enabled"] and st["running"] and st["pid"], out
+    assert out["daemon"] is True, out  # meshctl reached the daemon's socket
+    if "root_mount" in out:  # where the sandbox applies, / is read-only for meshd and its home is not
+        assert out["root_mount"].split(",")[0] == "ro", out
+        assert out["home_mount"].split(",")[0] == "rw", out
+    assert out["uninstall"][0] == 0, out["uninstall"]
+    assert not out["after"]["installed"] and not out["after"]["running"]
+    assert not (tmp_path / "user" / ".config" / "systemd" / "user" / "meshd.service").exists()
