@@ -262,3 +262,24 @@ def test_export_streams_in_constant_memory(tmp_path: Path) -> None:
     assert big_j < small_j + (1 << 20), (small_j, big_j)
     assert big_c < small_c + (1 << 20), (small_c, big_c)
     assert big_j < 4 << 20 and big_c < 4 << 20
+
+
+@pytest.mark.parametrize("rule", ["daily", "exact"])
+def test_export_queries_walk_an_index_instead_of_sorting(tmp_path: Path, rule: str) -> None:
+    """SQLite's side of constant memory: no temp B-tree for ORDER BY (temp_store is MEMORY)."""
+    from meshd.app import open_replica
+    from meshd.store import export
+    from meshd.store.usage import RowFilter
+
+    replica = open_replica(home=tmp_path / "home")
+    seen: list[str] = []
+    conn = replica.conn
+
+    class Spy:
+        def execute(self, sql: str, args=()):  # type: ignore[no-untyped-def]
+            seen.append(" ".join(str(x[-1]) for x in conn.execute("EXPLAIN QUERY PLAN " + sql, args)))
+            return conn.execute(sql, args)
+
+    for flt in (RowFilter(), RowFilter(since_ms=1, until_ms=2, provider="claude", origins=("a", "b"), project="p")):
+        list(export.usage_entries(Spy(), "auto", flt, rule=rule))  # type: ignore[arg-type]
+    assert seen and all("TEMP B-TREE" not in s and "USING INDEX" in s for s in seen), seen
