@@ -109,7 +109,7 @@ def write_csv(rows: Iterator[tuple[Any, ...]], out: IO[bytes], *, raw: bool = Fa
         if not raw:
             for i in text_idx:
                 cells[i] = guard_cell(cells[i])
-        cells[cost_idx] = repr(cells[cost_idx])  # shortest exact form
+        cells[cost_idx] = repr(cells[cost_idx])  # the shortest form that reads back exactly
         w.writerow(cells)
         n += 1
         if buf.tell() > 1 << 16:  # stream in 64 KiB pieces
