@@ -182,8 +182,16 @@ def manager_problem(platform: str) -> str | None:
 
 
 def _execute(plan: Plan) -> None:
+    import time
+
     for argv, fatal in plan.commands:
         p = _run(argv)
+        # launchd finishes a bootout asynchronously; bootstrap right after it can fail for a moment
+        for _ in range(10 if argv[:2] == ["launchctl", "bootstrap"] else 0):
+            if p.returncode == 0:
+                break
+            time.sleep(0.5)
+            p = _run(argv)
         if p.returncode != 0 and fatal:
             raise DaemonError(f"`{shlex.join(argv)}` failed: {_first_line(p)}",
                               hint="see `meshctl service status` and the service logs (docs/services.md)")
