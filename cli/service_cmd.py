@@ -70,6 +70,18 @@ def _home(ctx: click.Context) -> Path:
     return Path(home).expanduser().absolute()
 
 
+def _note_mesh(home: Path, platform: str) -> None:
+    """meshd refuses to start outside a mesh: say so (the unit would only restart and give up)."""
+    from meshd.security.pki import has_material
+
+    if has_material(home):
+        return
+    again = ("`systemctl --user restart meshd`" if platform == "systemd"
+             else f"`launchctl kickstart -k gui/{os.getuid()}/dev.meshd.meshd`")
+    click.echo("meshctl: note: this data home is not part of a mesh yet and meshd will not start until it is: "
+               f"run `meshctl init` (first machine) or `meshctl join CODE`, then {again}", err=True)
+
+
 def _default_platform() -> str:
     return "launchd" if sys.platform == "darwin" else "systemd"
 
@@ -251,6 +263,7 @@ def install(ctx: click.Context, platform: str | None, dry_run: bool, meshd_path:
     data = render(platform, spec)
     path = unit_path(platform)
     if dry_run:
+        _note_mesh(home, platform)
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         _say_plan(install_plan(platform, path, was_active=False), write=True)
@@ -258,11 +271,15 @@ def install(ctx: click.Context, platform: str | None, dry_run: bool, meshd_path:
     problem = manager_problem(platform)
     if problem:
         raise DaemonError(f"cannot install the {platform} service: {problem}", hint=_no_manager_hint())
+    _note_mesh(home, platform)
     from meshd.config import ensure_home
 
     ensure_home(home)
-    if platform == "launchd":
-        Path(spec.log_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    if platform == "launchd":  # launchd opens the log file itself and needs its folder
+        try:
+            Path(spec.log_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create {spec.log_dir}: {e.strerror}") from None
     was_active = _is_active(platform)
     _write_atomic(path, data)
     _execute(install_plan(platform, path, was_active=was_active))

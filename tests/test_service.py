@@ -243,6 +243,19 @@ def test_dry_run_output_installs_and_validates(tmp_path: Path) -> None:
     assert not (tmp_path / "data home").exists()  # a dry run changes nothing
 
 
+def test_install_notes_a_home_outside_a_mesh(tmp_path: Path) -> None:
+    """meshd refuses to start before init/join: install says so (once the home is in a mesh, it does not)."""
+    from meshd.security.testing import make_mesh
+
+    real_meshd()
+    env = cli_env(tmp_path)
+    p = meshctl(env, "service", "install", "--dry-run")
+    assert p.returncode == 0 and "not part of a mesh yet" in p.stderr and "meshctl init" in p.stderr
+    make_mesh([tmp_path / "data home"])
+    p = meshctl(env, "service", "install", "--dry-run")
+    assert p.returncode == 0 and "not part of a mesh" not in p.stderr
+
+
 def test_dry_run_launchd_plist(tmp_path: Path) -> None:
     real_meshd()
     env = cli_env(tmp_path)
