@@ -96,6 +96,19 @@ def _check_text(value: str, what: str) -> None:
                           hint="unit files are UTF-8; use a path with a UTF-8 name") from None
 
 
+def check_path(value: str, what: str) -> None:
+    """An absolute path the OS can hold: at most 4095 bytes, 255 per name (PATH_MAX, NAME_MAX)."""
+    _check_text(value, what)
+    if isinstance(value, Raw):
+        return
+    if not value.startswith("/"):
+        raise ConfigError(f"{what} {value[:60]!r} is not absolute")
+    raw = value.encode("utf-8")
+    if len(raw) > 4095 or any(len(part) > 255 for part in raw.split(b"/")):
+        raise ConfigError(f"{what} is too long ({len(raw)} bytes: at most 4095, and 255 per folder name)",
+                          hint="choose a shorter data home (MESHD_HOME or --home)")
+
+
 def _c_escape(value: str) -> str:
     out = []
     for ch in value:
@@ -192,6 +205,8 @@ ProtectProc=invisible
 
 def systemd_unit(spec: ServiceSpec) -> str:
     """The text of `~/.config/systemd/user/meshd.service` for this spec."""
+    check_path(spec.meshd, "the meshd path")
+    check_path(spec.home, "the data home")
     exec_start = " ".join([exec_word(spec.meshd, executable=True), *(exec_word(w) for w in spec.args)])
     writable = [path_word(spec.home, optional=True)] + [path_word(p, optional=True) for p in spec.extra_writable]
     env_lines = "".join(f"Environment={env_assignment(k, v)}\n" for k, v in spec.env)
@@ -226,8 +241,8 @@ def systemd_unit(spec: ServiceSpec) -> str:
 
 def launchd_plist(spec: ServiceSpec) -> bytes:
     """The bytes of `~/Library/LaunchAgents/dev.meshd.meshd.plist` for this spec."""
-    if not spec.meshd.startswith("/"):
-        raise ConfigError(f"the meshd path {spec.meshd[:60]!r} is not absolute")
+    check_path(spec.meshd, "the meshd path")
+    check_path(spec.home, "the data home")
     for k, v in ((None, spec.meshd), (None, spec.home), *spec.env):
         _check_text(v, f"${k}" if k else repr(v[:60]))
     doc = {

@@ -289,6 +289,18 @@ def test_broken_arguments_fail_cleanly(tmp_path: Path, argv: list[str]) -> None:
     assert 1 <= len([ln for ln in p.stderr.splitlines() if ln.strip()]) <= 4, p.stderr
 
 
+@pytest.mark.parametrize("home", ["/tmp/" + "x" * 5000, "/tmp/" + "y" * 300 + "/meshd", "/tmp/a\nb"])
+@pytest.mark.parametrize("platform", ["systemd", "launchd"])
+def test_huge_or_broken_data_homes_fail_cleanly(tmp_path: Path, home: str, platform: str) -> None:
+    real_meshd()
+    p = meshctl(cli_env(tmp_path), "--home", home, "service", "install", "--dry-run", "--platform", platform)
+    if platform == "launchd" and "\n" in home:  # a newline is fine in a plist string
+        assert p.returncode == 0 and plistlib.loads(p.stdout.encode())["WorkingDirectory"] == home
+        return
+    assert p.returncode == 1 and p.stdout == "", p.stdout
+    assert p.stderr.startswith("meshctl: error: ") and len(p.stderr.splitlines()) == 1 and len(p.stderr) < 400
+
+
 def test_no_meshd_anywhere_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from meshctl import service_cmd
 
