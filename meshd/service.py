@@ -106,7 +106,7 @@ def check_path(value: str, what: str) -> None:
     raw = value.encode("utf-8")
     if len(raw) > 4095 or any(len(part) > 255 for part in raw.split(b"/")):
         raise ConfigError(f"{what} is too long ({len(raw)} bytes: at most 4095, and 255 per folder name)",
-                          hint="choose a shorter data home (MESHD_HOME or --home)")
+                          hint="use a shorter path (data home: MESHD_HOME or --home; meshd: --meshd)")
 
 
 def _c_escape(value: str) -> str:
