@@ -216,13 +216,13 @@ def systemd_unit(spec: ServiceSpec) -> str:
         "[Unit]\n"
         "Description=meshd - peer-to-peer Claude Code usage mesh\n"
         "Documentation=https://github.com/meshd/meshd/blob/main/docs/services.md\n"
-        "After=network-online.target\n"
-        "Wants=network-online.target\n"
+        # No network-online.target: a user manager cannot see system targets; meshd copes with
+        # networks that come and go (peer backoff, mDNS re-query).
         "StartLimitIntervalSec=300\n"
         "StartLimitBurst=5\n"
         "\n"
         "[Service]\n"
-        "Type=simple\n"
+        "Type=exec\n"
         f"ExecStart={exec_start}\n"
         f"{env_lines}"
         "Restart=on-failure\n"
