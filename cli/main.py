@@ -84,6 +84,8 @@ _COMMANDS = {
     "statusline": "meshctl.statusline_cmd:statusline",
     "plan": "meshctl.plan_cmd:plan",
     "budget": "meshctl.plan_cmd:budget",
+    "service": "meshctl.service_cmd:service",
+    "export": "meshctl.export_cmd:export",
 }
 
 

@@ -60,6 +60,12 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["plan", "show", "--json"],
         ["budget", "list"],
         ["budget", "list", "--json"],
+        ["export"],
+        ["export", "--format", "csv"],
+        ["service", "status"],
+        ["service", "status", "--json", "--platform", "launchd"],
+        ["service", "install", "--dry-run"],
+        ["service", "uninstall", "--dry-run"],
         ["--help"],
     ],
 )
