@@ -61,7 +61,7 @@ def test_projects_date_range_and_empty() -> None:
         r.total_tokens for r in rows if T0 - T0 % DAY + DAY <= r.ts < T0 - T0 % DAY + 2 * DAY)
     empty = reports.project_totals([], tz=timezone.utc)
     assert empty == {"projects": [], "totals": {"cacheCreationTokens": 0, "cacheReadTokens": 0, "inputTokens": 0,
-                                                "outputTokens": 0, "totalCost": -0.0, "totalTokens": 0}}
+                                                "outputTokens": 0, "reasoningOutputTokens": 0, "totalCost": -0.0, "totalTokens": 0}}
     with pytest.raises(ConfigError):
         reports.project_totals(rows, tz=timezone.utc, order="sideways")
 
