@@ -231,7 +231,9 @@ def test_restored_backup_starts_a_new_epoch_and_never_reuses_a_seq(mesh, tmp_pat
     history(m, "abc")
     ds = [m.start("a", "bc"), m.start("b", "ac"), m.start("c", "ab")]
     a, b, c = ds
-    wait_for(lambda: converged(ds, 3), 15, "3 daemons to converge")
+    # Converged vectors alone can predate c's first ingest (it waits up to FIRST_ROUND_CAP for a
+    # peer): wait until c's 12 history lines (plus its device record) are in its own log too.
+    wait_for(lambda: own_seq(c) >= 13 and converged(ds, 3), 15, "3 daemons to converge with c's history")
     assert c.stop() == 0
     backup = tmp_path / "backup"
     backup.mkdir()
