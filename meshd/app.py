@@ -15,7 +15,9 @@ from meshd import __version__
 from meshd.config import Config, ensure_home, load_config
 from meshd.core.entry import UsageEntry
 from meshd.ingest.sources import LogFile, claude_files, claude_roots, codex_files, codex_roots
-from meshd.ingest.tailer import ingest_file, load_cursors, unchanged
+from meshd.ingest.tailer import (
+    CHUNK, GROUP_BYTES, FileResult, Parsed, ingest_file, ingest_group, load_cursors, unchanged,
+)
 from meshd.store.db import connect, ensure_identity, get_meta, init_schema, set_meta
 from meshd.store.replica import Coster, Replica, refresh_rollup, transaction
 
@@ -45,21 +47,29 @@ def pricing_fingerprint(home: Path) -> str:
 
 
 def make_coster(home: Path) -> Coster:
-    """A function pricing one entry; the price table is parsed on first use only."""
+    """A function pricing one entry; the price table is parsed on first use only.
+
+    Its `price(model)` attribute gives the rates a model is priced at (None: unknown), so the
+    replica can price Claude rows in SQL by the same rule (store/materialize.py).
+    """
     table = None
     entry_cost = None
     cache: dict[str, object] = {}
 
-    def cost(e: UsageEntry) -> float:
+    def price(model: str):  # type: ignore[no-untyped-def]
         nonlocal table, entry_cost
-        p = cache.get(e.model, cache)
+        p = cache.get(model, cache)
         if p is cache:
             if table is None:
                 from meshd.core.pricing import entry_cost as _entry_cost
                 from meshd.pricing_store import load_price_table
 
                 table, entry_cost = load_price_table(home), _entry_cost
-            p = cache[e.model] = table.lookup(e.model)
+            p = cache[model] = table.lookup(model)
+        return p
+
+    def cost(e: UsageEntry) -> float:
+        p = price(e.model)
         if p is None:
             return 0.0
         if e.provider == "codex":
@@ -72,6 +82,7 @@ def make_coster(home: Path) -> Coster:
             e.cache_read_tokens, e.speed,
         )
 
+    cost.price = price  # type: ignore[attr-defined]
     return cost
 
 
@@ -182,30 +193,67 @@ def ingest_local(
         if progress is not None:
             progress(done, total)
 
-    claude_todo = [t for t in todo if t[0].provider == "claude"]
-    codex_todo = [t for t in todo if t[0].provider == "codex"]
-    results = (ingest_file(replica, lf, progress=tick, pre=pre)
-               for lf, pre in _prefetched(claude_todo, cursors, replica.device_id, total if parallel else 0))
-    if codex_todo:
-        from itertools import chain
-
-        from meshd.ingest.codex import CodexChunks, ensure_table, fast_tier
-
-        ensure_table(replica.conn)
-        chunks = CodexChunks(fast=fast_tier(codex_roots(configured=config.codex_dirs)))
-        results = chain(results, (ingest_file(replica, lf, progress=tick, chunk=chunks) for lf, _n in codex_todo))
-    for r in results:
-        summary.changed += 1
+    def count(r: FileResult, files: int) -> None:
+        summary.changed += files
         summary.entries += r.entries
         summary.skipped += r.skipped
         summary.bytes_read += r.bytes_read
+
+    claude_todo = [t for t in todo if t[0].provider == "claude"]
+    codex_todo = [t for t in todo if t[0].provider == "codex"]
+
+    # Small files go in groups, one transaction (and one bulk materialization) per group; a file
+    # with more than a chunk to read gets transactions of its own, chunk by chunk.
+    pending = {lf.path: n for lf, n in claude_todo}
+    group: list[tuple[LogFile, Parsed | None]] = []
+    group_bytes = 0
+
+    def flush() -> None:
+        nonlocal group, group_bytes
+        if group:
+            r, more = ingest_group(replica, group, progress=tick)
+            count(r, len(group))
+            for lf in more:
+                count(ingest_file(replica, lf, progress=tick), 0)
+        group, group_bytes = [], 0
+
+    bulk = total >= BULK_BYTES  # a first ingest: checkpoint the WAL seldom (fewer fsyncs)
+    if bulk:
+        replica.conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
+    try:
+        for lf, pre in _prefetched(claude_todo, cursors, replica.device_id, total if parallel else 0):
+            n = pending[lf.path]
+            if n > CHUNK:
+                flush()
+                count(ingest_file(replica, lf, progress=tick, pre=pre), 1)
+                continue
+            group.append((lf, pre))
+            group_bytes += n
+            if group_bytes >= GROUP_BYTES or len(group) >= GROUP_FILES:
+                flush()
+        flush()
+        if codex_todo:  # Codex lines depend on earlier lines of their file: file by file, with state
+            from meshd.ingest.codex import CodexChunks, ensure_table, fast_tier
+
+            ensure_table(replica.conn)
+            chunks = CodexChunks(fast=fast_tier(codex_roots(configured=config.codex_dirs)))
+            for lf, _n in codex_todo:
+                count(ingest_file(replica, lf, progress=tick, chunk=chunks), 1)
+    finally:
+        if bulk:
+            replica.conn.execute("PRAGMA wal_autocheckpoint=1000")
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
+GROUP_FILES = 256  # files in one ingest transaction at most
+BULK_BYTES = 64 << 20  # new bytes that make an ingest a bulk one
+BULK_CHECKPOINT_PAGES = 16384  # WAL pages between checkpoints during a bulk ingest (64 MiB)
+
+
 PARALLEL_MIN_BYTES = 48 << 20  # below this a worker's start-up costs more than it saves
 PREFETCH_LIMIT = 32 << 20  # bytes of one file parsed ahead in one step
-PREFETCH_WINDOW = 4  # files parsed ahead at most (bounds memory)
+PREFETCH_WINDOW = 128  # files parsed ahead at most (bounds memory: each at most PREFETCH_LIMIT bytes)
 
 
 def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, total: int):  # type: ignore[no-untyped-def,type-arg]

@@ -19,6 +19,17 @@ def _addr(value: str, what: str) -> str:
     return f"{host or '0.0.0.0'}:{int(port)}"
 
 
+def _tune_runtime() -> None:
+    """Fewer cyclic-GC passes: a catch-up allocates millions of small acyclic objects (records,
+    protobuf messages), and with the default thresholds the collector took a third of the
+    receiving thread's time. Everything loaded so far is frozen out of the collector's sight."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="meshd")
 def cli() -> None:
@@ -57,6 +68,7 @@ def run(listen: str | None, peers: tuple[str, ...], no_mdns: bool, sync_interval
         )
         if insecure_dev:
             logging.getLogger("meshd").warning("--insecure-dev: peer traffic is plaintext and unauthenticated")
+        _tune_runtime()
         code = run_daemon(config, opts)
     except MeshError as e:
         msg = f"meshd: error: {e}"

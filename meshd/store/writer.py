@@ -2,25 +2,33 @@
 
 Every call is short and runs off the event loop; the async methods implement
 `meshd.sync.gossip.LogStore`. Reads (vectors, pull streams) use a read-only connection in WAL
-mode, so a large catch-up stream never blocks local ingest.
+mode, so a large catch-up stream never blocks local ingest. WAL checkpoints run in a third
+thread with a connection of their own (PASSIVE: they never block the writer), so a catch-up's
+writer spends no time copying pages into the database file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from meshd.config import Config
-from meshd.core.oplog import Batch, Vector
+from meshd.core.oplog import Batch, Vector, check_batch
 from meshd.errors import LogGapError, LogRuleError, OwnLogAhead
 from meshd.store.db import connect, new_epoch, set_meta
 from meshd.store.forget import forgotten_ids
+from meshd.store.materialize import Scan, scan_batch
 from meshd.store.replica import Replica, transaction
 
+log = logging.getLogger("meshd.store")
 T = TypeVar("T")
+READ_AHEAD_MAX = 4  # batches read ahead for pull streams (each under 1 MiB)
+CHECKPOINT_BYTES = 32 << 20  # WAL size that starts a background checkpoint
 
 
 class ReplicaStore:
@@ -34,9 +42,45 @@ class ReplicaStore:
         self._ro: Replica | None = None  # lives in the reader thread
         self.device_id = ""
         self.epoch = 0
+        self._ahead: dict[tuple[str, int, int, int], asyncio.Future[Batch | None]] = {}  # batches read ahead
+        self._c = ThreadPoolExecutor(1, thread_name_prefix="meshd-checkpoint")
+        self._ckpt_conn: sqlite3.Connection | None = None  # lives in the checkpoint thread
+        self._ckpt_pending = False
+        self._wal = str(config.db_path) + "-wal"
 
     async def _write(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._w, fn)
+        def run() -> T:
+            try:
+                return fn()
+            finally:
+                self._maybe_checkpoint()
+
+        return await asyncio.get_running_loop().run_in_executor(self._w, run)
+
+    def _maybe_checkpoint(self) -> None:
+        """In the writer thread: hand a large WAL to the checkpoint thread (one at a time)."""
+        if self._ckpt_pending or self.replica is None:
+            return
+        try:
+            if os.stat(self._wal).st_size < CHECKPOINT_BYTES:
+                return
+        except OSError:
+            return
+        self._ckpt_pending = True
+        try:
+            self._c.submit(self._checkpoint)
+        except RuntimeError:  # shut down
+            self._ckpt_pending = False
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._ckpt_conn is None:
+                self._ckpt_conn = connect(self.config.db_path)
+            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as e:
+            log.warning("background checkpoint failed: %s", e)
+        finally:
+            self._ckpt_pending = False
 
     async def _read(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._r, fn)
@@ -55,7 +99,13 @@ class ReplicaStore:
         """Open (creating) the replica in the writer thread and a read-only view in the reader."""
         from meshd.app import open_replica
 
-        self.replica = await self._write(lambda: open_replica(self.config))
+        def rw() -> Replica:
+            rep = open_replica(self.config)
+            rep.conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does it
+            rep.conn.execute(f"PRAGMA journal_size_limit={CHECKPOINT_BYTES * 2}")
+            return rep
+
+        self.replica = await self._write(rw)
         self.device_id, self.epoch = self.replica.device_id, self.replica.epoch
 
         def ro() -> Replica:
@@ -65,10 +115,17 @@ class ReplicaStore:
         return self
 
     async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._ckpt_conn is not None:
+            try:
+                await loop.run_in_executor(self._c, self._ckpt_conn.close)
+            except sqlite3.Error:
+                pass
+        self._c.shutdown(wait=False)
         for pool, rep in ((self._w, self.replica), (self._r, self._ro)):
             if rep is not None:
                 try:
-                    await asyncio.get_running_loop().run_in_executor(pool, rep.conn.close)
+                    await loop.run_in_executor(pool, rep.conn.close)
                 except sqlite3.Error:
                     pass
             pool.shutdown(wait=False)
@@ -82,20 +139,45 @@ class ReplicaStore:
         return await self._read(lambda: self.ro.held(origin, epoch))
 
     async def read_after(self, origin: str, epoch: int, after: int, max_bytes: int) -> Batch | None:
-        return await self._read(lambda: self.ro.read_after(origin, epoch, after, max_bytes))
+        """The next batch of a log; a full batch starts reading the one after it (a stream's next ask).
+
+        The log is append-only, so a batch read ahead is still exact when it is asked for (at
+        most it lacks records appended since, which the following batch then carries).
+        """
+        key = (origin, epoch, after, max_bytes)
+        fut = self._ahead.pop(key, None)
+        b = await (fut if fut is not None else self._read(lambda: self.ro.read_after(origin, epoch, after, max_bytes)))
+        if b is not None and sum(len(r.body) for r in b.records) > max_bytes // 2:
+            nxt = (origin, epoch, b.last_seq, max_bytes)
+            while len(self._ahead) >= READ_AHEAD_MAX:  # abandoned streams: forget the oldest
+                self._ahead.pop(next(iter(self._ahead)))
+            ahead = asyncio.ensure_future(self._read(lambda: self.ro.read_after(*nxt)))
+            ahead.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+            self._ahead[nxt] = ahead
+        return b
 
     async def forgotten(self) -> set[str]:
         return await self._read(lambda: forgotten_ids(self.ro.conn))
 
     async def apply(self, batch: Batch) -> int:
-        """Apply a peer's batch in one transaction; on a malformed record keep the valid prefix."""
-        return await self._write(lambda: self._apply(batch))
+        """Apply a peer's batch in one transaction; on a malformed record keep the valid prefix.
 
-    def _apply(self, b: Batch) -> int:
+        The batch's bodies are scanned here, in the event loop's thread, so the writer (the
+        bottleneck of a catch-up) does not.
+        """
+        try:
+            check_batch(batch, batch.prev_seq)
+            checked = True
+        except LogRuleError:
+            checked = False  # the writer finds and reports it, keeping the valid prefix
+        scan = scan_batch(batch.records) if checked else None
+        return await self._write(lambda: self._apply(batch, scan, checked))
+
+    def _apply(self, b: Batch, scan: Scan | None = None, checked: bool = False) -> int:
         r = self.rw
         try:
             with transaction(r.conn):
-                return self._apply_checked(b)
+                return self._apply_checked(b, scan, checked)
         except (LogGapError, OwnLogAhead):
             raise
         except LogRuleError as e:
@@ -111,14 +193,14 @@ class ReplicaStore:
                     break
             raise LogRuleError(f"{e} (kept {n} valid records before it)") from None
 
-    def _apply_checked(self, b: Batch) -> int:
+    def _apply_checked(self, b: Batch, scan: Scan | None = None, checked: bool = False) -> int:
         r = self.rw
         held = r.held(b.origin, b.epoch)
         if b.origin == r.device_id and b.epoch == r.epoch and b.last_seq > held:
             raise OwnLogAhead(f"peer holds seq {b.last_seq} of this device's current log, we hold {held}")
         if b.prev_seq > held:
             raise LogGapError(f"batch starts after seq {b.prev_seq} but seq {held} is held")
-        return r.apply_batch(b)
+        return r.apply_batch(b, scan, checked=checked)
 
     async def rotate_epoch(self) -> int:
         """Start a new epoch for this device (a restored backup); returns it."""

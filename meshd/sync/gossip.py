@@ -15,6 +15,7 @@ from typing import Protocol
 
 from meshd.core.oplog import MAX_BATCH_BYTES, Batch, LogId, Vector, check_batch, is_device_id, missing
 from meshd.errors import LogGapError, LogRuleError, OwnLogAhead, PeerError, PeerRefused, SelfPeer
+from meshd.sync.readahead import read_ahead
 
 log = logging.getLogger("meshd.gossip")
 
@@ -24,6 +25,7 @@ DIGEST_BYTES = 16
 MAX_BATCH_RECORDS = 100_000  # records in one received batch
 MAX_USELESS_BATCHES = 64  # batches in one pull that bring nothing new before we stop reading
 PULL_ROUNDS = 4  # re-pulls after dropped (mismatched) batches within one sync
+PULL_AHEAD = 2  # batches received ahead of the one being applied (each under 1 MiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +234,8 @@ class Gossip:
         useless = 0  # batches that brought nothing new
         again = False
         bad: set[LogId] = set()
-        async for batch in client.pull(await self.store.vector()):
+        # Read ahead: the next batches arrive and decode while this one is applied.
+        async for batch in read_ahead(client.pull(await self.store.vector()), PULL_AHEAD):
             lg = (batch.origin, batch.epoch)
             if lg in bad:
                 continue
