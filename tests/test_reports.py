@@ -104,10 +104,7 @@ def same_json(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- ccusage runs
 
 def ccusage_bin() -> str | None:
-    exe = os.environ.get("CCUSAGE_BIN") or shutil.which("ccusage")
-    if exe is None and Path("/tmp/ccu/node_modules/.bin/ccusage").exists():
-        exe = "/tmp/ccu/node_modules/.bin/ccusage"
-    return exe
+    return os.environ.get("CCUSAGE_BIN") or shutil.which("ccusage")
 
 
 def run_ccusage(exe: str, files: dict[str, list[str]], args: list[str], tz: str) -> Any:
