@@ -26,6 +26,7 @@ _KNOWN_KEYS = {
     "claude_dirs": list,
     "codex_dirs": list,
     "listen": str,
+    "api_listen": str,
     "peers": list,
     "mdns": bool,
     "sync_interval": (int, float),
@@ -58,6 +59,7 @@ class Config:
     claude_dirs: tuple[str, ...] | None = None
     codex_dirs: tuple[str, ...] | None = None
     listen: str = f"0.0.0.0:{DEFAULT_PORT}"
+    api_listen: str | None = None  # the local API over TCP (mutual TLS only); off unless asked for
     peers: tuple[str, ...] = ()
     mdns: bool = True
     sync_interval: float = 30.0

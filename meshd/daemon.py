@@ -48,6 +48,7 @@ class Options:
     mdns: bool
     sync_interval: float
     insecure: bool = False
+    api_listen: str | None = None  # the local API over TCP as well (mutual TLS only)
 
 
 def wall_ms() -> int:
@@ -96,11 +97,15 @@ class Daemon:
         self.creds = load_credentials(self.config.home, self.store.device_id, insecure=self.opts.insecure,
                                       revoked=lambda: self.revoked)
         self.revoked = await self.store.forgotten()
+        if self.opts.api_listen and getattr(self.creds, "security", None) is None:
+            raise MeshError("--api-listen serves the local API with mutual TLS, which needs a mesh",
+                            hint="run `meshctl init` or `meshctl join` first (never with --insecure-dev)")
         host, _, port = self.opts.listen.rpartition(":")
         self.gossip = Gossip(self.store, self.boot_id, on_applied=self._after_pull)
         await self._serve_peers(self.opts.listen)
         self.gossip.listen_port = self.port
         local_server = await self._start_local()
+        api_server = await self._start_api_tcp(self.opts.api_listen) if self.opts.api_listen else None
         sec = getattr(self.creds, "security", None)
         if sec is not None:
             try:
@@ -135,6 +140,8 @@ class Daemon:
             if self.peer_server is not None:
                 await self.peer_server.stop(2)
         await local_server.stop(1)
+        if api_server is not None:
+            await api_server.stop(1)
         if sec is not None:
             await sec.stop(0.5)
         for ch in self.channels.values():
@@ -192,6 +199,17 @@ class Daemon:
         from meshd.rpc.queries import QueryRunner
 
         self.queries = QueryRunner(self.config)
+        self._add_local_services(server)
+        try:
+            server.add_insecure_port(f"unix://{path}")
+        except RuntimeError as e:
+            raise MeshError(f"cannot create the local socket {path}: {e}") from None
+        await server.start()
+        return server
+
+    def _add_local_services(self, server: grpc.aio.Server) -> None:
+        """LocalService, health and reflection on one server (the Unix socket, or TCP with mTLS)."""
+        assert self.queries is not None
         local_pb2_grpc.add_LocalServiceServicer_to_server(
             LocalServicer(self, config=self.config, device_id=self.store.device_id, runner=self.queries,
                           feed=self.feed), server)
@@ -206,11 +224,21 @@ class Daemon:
                  health.SERVICE_NAME], server)
         except ImportError:
             pass
+
+    async def _start_api_tcp(self, listen: str) -> grpc.aio.Server:
+        """The local API on TCP, only when asked for, and then only with mutual TLS: callers need a
+        certificate from this mesh's CA, revoked devices are refused like on the peer port."""
+        assert self.creds is not None
+        server = grpc.aio.server(interceptors=list(getattr(self.creds, "interceptors", [])))
+        self._add_local_services(server)
         try:
-            server.add_insecure_port(f"unix://{path}")
+            port = self.creds.add_port(server, listen)
         except RuntimeError as e:
-            raise MeshError(f"cannot create the local socket {path}: {e}") from None
+            raise MeshError(f"cannot listen on {listen} for the local API: {e}") from None
+        if not port:
+            raise MeshError(f"cannot listen on {listen} for the local API (address in use?)")
         await server.start()
+        sys.stderr.write(f"meshd: local API also on {listen.rpartition(':')[0]}:{port} (mutual TLS)\n")
         return server
 
     async def _start_mdns(self, host: str) -> None:

@@ -38,6 +38,9 @@ def cli() -> None:
 
 @cli.command("run")
 @click.option("--listen", metavar="HOST:PORT", help="Peer API address (default: config, else 0.0.0.0:47474).")
+@click.option("--api-listen", metavar="HOST:PORT",
+              help="Also serve the local API over TCP, mutual TLS with mesh certificates only (default: off;"
+                   " config: api_listen).")
 @click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", help="A static peer to dial (repeatable).")
 @click.option("--no-mdns", is_flag=True, help="Do not advertise or browse mDNS.")
 @click.option("--sync-interval", type=click.FloatRange(0.1, 86400), metavar="S",
@@ -47,7 +50,7 @@ def cli() -> None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 @click.option("--insecure-dev", is_flag=True, help="Plaintext peer traffic without a mesh (tests only).")
-def run(listen: str | None, peers: tuple[str, ...], no_mdns: bool, sync_interval: float | None,
+def run(listen: str | None, api_listen: str | None, peers: tuple[str, ...], no_mdns: bool, sync_interval: float | None,
         home: Path | None, log_level: str, insecure_dev: bool) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT."""
     logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
@@ -61,6 +64,7 @@ def run(listen: str | None, peers: tuple[str, ...], no_mdns: bool, sync_interval
         ensure_home(config.home)
         opts = Options(
             listen=_addr(listen or config.listen, "--listen"),
+            api_listen=_addr(api, "--api-listen") if (api := api_listen or config.api_listen) else None,
             peers=tuple(_addr(p, "--peer") for p in (*config.peers, *peers)),
             mdns=config.mdns and not no_mdns,
             sync_interval=sync_interval or config.sync_interval,
