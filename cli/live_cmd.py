@@ -25,7 +25,8 @@ from typing import Any
 from meshd.core import live as L
 
 POLL_S = 1.0  # data_version check (cheap: one pragma)
-INGEST_S = 2.0  # without a daemon: look for new local log lines
+INGEST_S = 2.0  # without a daemon: look for new local log lines this often at least...
+INGEST_BUDGET = 0.01  # ...and rarer when one look costs more than 1 % of a core (many log files)
 REREAD_S = 15.0  # re-read even when nothing changed (blocks start and end with the clock)
 PEERS_S = 5.0  # ask the daemon for its peer table
 
@@ -70,6 +71,7 @@ class Feed:
         self.version = -1
         self.last_read = 0.0
         self.last_ingest = time.monotonic()
+        self.ingest_every = INGEST_S
         self.last_peers = -PEERS_S
         self.daemon = False
         self.peers: tuple[L.Peer, ...] | None = None
@@ -112,14 +114,17 @@ class Feed:
         changed = force
         if mono - self.last_peers >= PEERS_S:
             changed |= self.refresh_peers(now_ms)
-        if not self.daemon and mono - self.last_ingest >= INGEST_S:
-            self.last_ingest = mono
+        if not self.daemon and mono - self.last_ingest >= self.ingest_every:
             from meshd.app import ingest_local
 
+            t0 = time.process_time()
             try:
                 changed |= ingest_local(self.replica, self.config).entries > 0
+                self.errors = []
             except Exception as e:  # a vanished folder, a locked db: show it, keep running
                 self.errors = [f"ingest: {type(e).__name__}: {e}"]
+            self.ingest_every = max(INGEST_S, (time.process_time() - t0) / INGEST_BUDGET)
+            self.last_ingest = time.monotonic()
         v = self._data_version(self.replica.conn)
         if v != self.version:
             self.version = v

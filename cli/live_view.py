@@ -382,8 +382,9 @@ def _compact(ctx: _Ctx, width: int, height: int) -> list[Line]:
             line += [(f" {money(b.cost_per_hour)}/h {arrow} {money(proj[0])}", "dim")]
         out.append(line)
     out += _split_lines(ctx, compact=True)
-    if s.limits:
-        for r in L.freshest(s.limits):
+    main = [r for r in L.freshest(s.limits or ()) if r.window in ("5h", "7d")]
+    if main:
+        for r in main:
             expired = L.reading_expired(r, ctx.now)
             lvl = "dim" if expired else L.limit_level(r.used_pct)
             info = f" {L.ago(ctx.now - r.recorded_ms)} ago {clean(r.device, 16)}"
@@ -468,6 +469,9 @@ def render(snap: L.Snapshot, width: int, height: int, color: str = "none", now_m
     ctx = _Ctx(snap, now, unicode)
     kind = layout_for(width, height, compact)
     lines = {"compact": _compact, "normal": _normal, "wide": _wide}[kind](ctx, width, height)
+    if snap.notes:  # a problem reading the data (e.g. a log folder that vanished): the last row says so
+        note: Line = [("! " + clean(snap.notes[0], 300), "high")]
+        lines = lines[: height - 1] + [note] if len(lines) >= height else lines + [note]
     return [to_text(fit(x, width), color) for x in lines[:height]]
 
 

@@ -229,3 +229,17 @@ def test_render_is_pure() -> None:
     assert V.render(s, 80, 24, "16", NOW) == V.render(s, 80, 24, "16", NOW)
     assert V.render(s, 80, 24, "16", NOW) != V.render(s, 80, 24, "16", NOW + 61_000)  # the clock moves
     assert replace(s) == s
+
+
+def test_a_read_problem_is_shown_on_the_last_row() -> None:
+    for w, h in ((80, 24), (200, 50), (40, 8)):
+        lines = V.render(snap(notes=("ingest: OSError: gone\x1b[2J",)), w, h, "none", NOW)
+        assert V.visible(lines[-1]).startswith("! ingest: OSError: gone?[2J"[: w - 1]) and V.frame_fits(lines, w, h)
+
+
+def test_extra_official_windows() -> None:
+    s = snap(limits=(L.LimitReading("7d opus", 12.0, None, NOW, "x"), L.LimitReading("5h", 1.0, None, NOW, "x"),
+                     L.LimitReading("7d", 2.0, None, NOW, "x")))
+    out = text(V.render(s, 80, 24, "none", NOW))
+    assert out.index("5-hour") < out.index("7-day") < out.index("7d opus")
+    assert "7d opus" not in text(V.render(s, 50, 12, "none", NOW))  # compact: the two account windows only

@@ -19,7 +19,6 @@ from meshd.core import blocks as core_blocks
 from meshd.core.entry import UsageRow
 
 WINDOW_MS = {"5h": 5 * 3_600_000, "7d": 7 * 86_400_000}
-PLAN_PRICES = {"pro": 20.0, "max5x": 100.0, "max20x": 200.0, "api": None}
 # Official-limit colours: below WARN_PCT green, below HIGH_PCT yellow, else red.
 WARN_PCT = 70.0
 HIGH_PCT = 90.0
@@ -210,7 +209,7 @@ def reading_expired(r: LimitReading, now_ms: int) -> bool:
 
 
 def freshest(readings: Iterable[LimitReading]) -> tuple[LimitReading, ...]:
-    """Per window, the reading recorded last (ties: the higher percentage), "5h" before "7d"."""
+    """Per window, the reading recorded last (ties: the higher percentage), "5h", "7d", then the rest."""
     best: dict[str, LimitReading] = {}
     for r in readings:
         cur = best.get(r.window)

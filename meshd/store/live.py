@@ -68,13 +68,34 @@ def read_snapshot(conn: sqlite3.Connection, *, device_id: str, now_ms: int, tz: 
     )
 
 
+_WINDOW_LABELS = {"five_hour": "5h", "seven_day": "7d", "seven_day_opus": "7d opus", "seven_day_sonnet": "7d sonnet"}
+
+
 def read_limits(conn: sqlite3.Connection, now_ms: int, names: dict[str, str]) -> tuple[L.LimitReading, ...] | None:
-    """The freshest official readings per window, or None when this replica records none at all."""
+    """The freshest official reading per window from any device; None when this build records none."""
+    try:
+        from meshd.store import limits
+    except ImportError:  # a build without rate-limit records
+        return None
     if not has_table(conn, "ratelimits"):
         return None
-    return ()
+    return tuple(
+        L.LimitReading(_WINDOW_LABELS.get(win, win), float(f.used_percentage), f.resets_at_ms, int(f.at_ms),
+                       names.get(f.origin, f.origin[:8]))
+        for win, f in limits.freshest(conn, now_ms).items()
+    )
 
 
 def read_plan(conn: sqlite3.Connection) -> tuple[L.Plan | None, bool]:
-    """(the plan setting or None, whether this replica has plan settings at all)."""
-    return None, False
+    """(the plan setting or None when unset, whether this build has a plan setting at all)."""
+    try:
+        from meshd.core.settings import PLANS
+        from meshd.store import settings
+    except ImportError:  # a build without replicated settings
+        return None, False
+    if not has_table(conn, "settings"):
+        return None, False
+    name = settings.plan(conn)
+    if name is None:
+        return None, True
+    return L.Plan(name, PLANS.get(name)), True
