@@ -74,6 +74,7 @@ class Feed:
         self.ingest_every = INGEST_S
         self.last_peers = -PEERS_S
         self.daemon = False
+        self.watching = False  # the daemon's watch stream is connected
         self.peers: tuple[L.Peer, ...] | None = None
         self.snapshot: L.Snapshot | None = None
         self.errors: list[str] = []
@@ -87,25 +88,16 @@ class Feed:
         """Ask the daemon (if any) for its peers; True when daemon/peers changed."""
         self.last_peers = time.monotonic()
         before = (self.daemon, self.peers)
-        if not self._socket_exists():
-            self.daemon, self.peers = False, None
-            return before != (self.daemon, self.peers)
-        from meshctl.devices_cmd import _daemon_peers
-        from meshd.store.usage import device_names
-
-        peers = _daemon_peers(self.config.home)
+        peers = daemon_peers(self.config.home) if self._socket_exists() else None
         if peers is None:
             self.daemon, self.peers = False, None
         else:
+            from meshd.store.usage import device_names
+
             names = device_names(self.replica.conn)
-            out = []
-            for did, info in peers.items():
-                if not did:
-                    continue
-                out.append(L.Peer(names.get(did, did[:8]), did, info["state"], info.get("lastSuccessMs"),
-                                  info.get("address") or "", info.get("lastError") or ""))
-            out.sort(key=lambda p: (p.state != "online", p.name))
-            self.daemon, self.peers = True, tuple(out)
+            self.daemon = True
+            self.peers = tuple(sorted((replace(p, name=names.get(p.device_id, p.name)) for p in peers),
+                                      key=lambda p: (p.state != "online", p.name)))
         return before != (self.daemon, self.peers)
 
     def tick(self, now_ms: int, *, force: bool = False) -> bool:
@@ -140,9 +132,115 @@ class Feed:
         self.last_read = time.monotonic()
         snap = read_snapshot(self.replica.conn, device_id=self.replica.device_id, now_ms=now_ms, tz=self.tz,
                              mode=self.mode, session_hours=self.hours)
-        self.snapshot = replace(snap, daemon=self.daemon, peers=self.peers,
-                                feed="daemon" if self.daemon else "poll", notes=tuple(self.errors))
+        feed = "watch" if self.daemon and self.watching else "daemon" if self.daemon else "poll"
+        self.snapshot = replace(snap, daemon=self.daemon, peers=self.peers, feed=feed, notes=tuple(self.errors))
         return self.snapshot
+
+
+def daemon_peers(home: Any) -> list[L.Peer] | None:
+    """The daemon's peers, best state per device (online, offline, new); None when no daemon answers."""
+    from meshd.errors import DaemonError
+    from meshd.rpc import local
+
+    try:
+        st = local.status(home)
+    except DaemonError:
+        return None
+    rank = {"online": 0, "backoff": 1, "offline": 2, "new": 3}
+    best: dict[str, Any] = {}
+    for p in st.peers:
+        if not p.device_id or p.device_id == st.device_id or p.state in ("self", "forgotten"):
+            continue
+        cur = best.get(p.device_id)
+        if cur is None or rank.get(p.state, 9) < rank.get(cur.state, 9):
+            best[p.device_id] = p
+    return [L.Peer(did[:8], did, p.state, p.last_success_ms or None, p.address, p.last_error)
+            for did, p in best.items()]
+
+
+class Watcher:
+    """The daemon's watch stream on a thread: every event pokes the loop's wake-up pipe.
+
+    The replica stays the one source of truth (the daemon commits before it streams); the
+    stream only says "now", so the view redraws within milliseconds instead of at the next poll.
+    Reconnects every few seconds while a daemon runs; `connected` says whether it is live.
+    """
+
+    def __init__(self, home: Any, wake_fd: int) -> None:
+        self.home = home
+        self.wake_fd = wake_fd
+        self.connected = False
+        self.supported = True
+        self.events = 0
+        self._stop = False
+        self._call: Any = None
+        self._thread: Any = None
+
+    def start(self) -> Watcher:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="meshctl-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop = True
+        call = self._call
+        if call is not None:
+            try:
+                call.cancel()
+            except Exception:
+                pass
+
+    def _poke(self) -> None:
+        try:
+            os.write(self.wake_fd, b"w")
+        except (BlockingIOError, OSError):
+            pass
+
+    def _run(self) -> None:
+        try:
+            import grpc
+
+            from meshd.config import socket_path
+            from meshd.v1 import local_pb2, local_pb2_grpc
+        except ImportError:
+            self.supported = False
+            return
+        if not hasattr(local_pb2, "WatchRequest"):  # a daemon API without the stream
+            self.supported = False
+            return
+        topics = [getattr(local_pb2, n) for n in ("WATCH_TOPIC_USAGE", "WATCH_TOPIC_BLOCKS", "WATCH_TOPIC_RECORDS")
+                  if hasattr(local_pb2, n)]
+        while not self._stop:
+            path = socket_path(self.home)
+            if path.exists():
+                try:
+                    with grpc.insecure_channel(f"unix://{path}") as ch:
+                        self._call = local_pb2_grpc.LocalServiceStub(ch).Watch(
+                            local_pb2.WatchRequest(topics=topics))
+                        for _ev in self._call:
+                            if not self.connected:
+                                self.connected = True
+                            self.events += 1
+                            self._poke()
+                            if self._stop:
+                                break
+                except grpc.RpcError as e:
+                    if e.code() == grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+                        self.supported = False
+                        return
+                except Exception:
+                    pass
+                finally:
+                    self._call = None
+                    if self.connected:
+                        self.connected = False
+                        self._poke()
+            for _ in range(30):  # retry in 3 s
+                if self._stop:
+                    return
+                time.sleep(0.1)
 
 
 class Terminal:
@@ -243,6 +341,9 @@ def run(ctx: Any, *, tz_name: str | None, mode: str | None, compact: bool, sessi
         snap, w, h, color, now, compact=compact, unicode=uni), now_ms)
 
 
+MIN_REREAD_S = 0.25  # a burst of watch events (a peer catching up) costs at most 4 reads a second
+
+
 def _loop(feed: Feed, out: Any, infd: int | None, outfd: int,
           render: Callable[[L.Snapshot, int, int, int], list[str]], clock: Callable[[], int]) -> None:
     rpipe, wpipe = os.pipe()
@@ -259,30 +360,43 @@ def _loop(feed: Feed, out: Any, infd: int | None, outfd: int,
 
     handlers = {signal.SIGWINCH: on_winch, signal.SIGTERM: on_term, signal.SIGHUP: on_term}
     old = {s: signal.signal(s, h) for s, h in handlers.items()}
+    watcher: Watcher | None = None
     try:
         with Terminal(out, infd) as term:
             feed.tick(clock(), force=True)
-            next_poll = time.monotonic()
+            next_poll = time.monotonic() + POLL_S
+            pending = False  # a watch event asked for a re-read
             while True:
-                now = clock()
+                mono = time.monotonic()
+                if feed.daemon and watcher is None:  # the stream needs grpc: only once a daemon answers
+                    watcher = Watcher(feed.config.home, wpipe).start()
+                feed.watching = watcher is not None and watcher.connected
+                if pending and mono - feed.last_read >= MIN_REREAD_S:
+                    pending = False
+                    feed.tick(clock(), force=True)
+                elif mono >= next_poll:
+                    feed.tick(clock())
                 if time.monotonic() >= next_poll:
-                    feed.tick(now)
                     next_poll = time.monotonic() + POLL_S
                 w, h = terminal_size(outfd)
                 if resized[0]:
                     resized[0] = False
                     term.size = (0, 0)  # full redraw
+                now = clock()
                 assert feed.snapshot is not None
                 term.draw(render(feed.snapshot, w, h, now), (w, h))
-                # sleep until the next whole second (the clock line) or a key / signal
-                timeout = min(max(0.05, 1.0 - (clock() % 1000) / 1000), max(0.05, next_poll - time.monotonic()))
+                # sleep until the next whole second (the clock line), the next poll, a key, a signal or an event
+                wake = next_poll if not pending else min(next_poll, feed.last_read + MIN_REREAD_S)
+                timeout = min(max(0.02, 1.0 - (clock() % 1000) / 1000), max(0.02, wake - time.monotonic()))
                 fds = [rpipe] + ([infd] if infd is not None else [])
                 ready, _, _ = select.select(fds, [], [], timeout)
                 if rpipe in ready:
                     try:
-                        os.read(rpipe, 512)
+                        got = os.read(rpipe, 4096)
                     except BlockingIOError:
-                        pass
+                        got = b""
+                    if b"w" in got:
+                        pending = True
                 if infd is not None and infd in ready:
                     try:
                         keys = os.read(infd, 64)
@@ -298,6 +412,8 @@ def _loop(feed: Feed, out: Any, infd: int | None, outfd: int,
     except KeyboardInterrupt:
         return
     finally:
+        if watcher is not None:
+            watcher.stop()
         for s, h in old.items():
             signal.signal(s, h)
         signal.set_wakeup_fd(old_wakeup)
