@@ -96,3 +96,59 @@ def test_cost_modes(tmp_path: Path, mode: str) -> None:
         assert 0 < s.today_local.cost < 1
     else:
         assert s.today_local.cost == pytest.approx(want)
+
+
+def _limits_module():  # type: ignore[no-untyped-def]
+    try:
+        from meshd.core import ratelimit
+        from meshd.store import limits
+    except ImportError:
+        pytest.skip("this build has no rate-limit records yet (meshd.store.limits)")
+    return ratelimit, limits
+
+
+def test_freshest_official_reading_from_another_device(tmp_path: Path) -> None:
+    ratelimit, limits = _limits_module()
+    me, other = make(tmp_path, "lap"), make(tmp_path, "desk")
+    reset5 = (NOW + 2 * H) // 1000
+    with transaction(me.conn):
+        limits.record_reading(me, ratelimit.Observation(NOW - 600_000, "statusline", (
+            ratelimit.Window("five_hour", 20.0, reset5), ratelimit.Window("seven_day", 40.0, None))))
+    with transaction(other.conn):
+        limits.record_reading(other, ratelimit.Observation(NOW - 60_000, "statusline", (
+            ratelimit.Window("five_hour", 35.5, reset5),)))
+    copy_logs(other, me)
+    s = read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc)
+    assert s.limits is not None
+    got = {r.window: r for r in s.limits}
+    assert got["5h"].used_pct == 35.5 and got["5h"].device == "desk" and got["5h"].recorded_ms == NOW - 60_000
+    assert got["5h"].resets_at_ms == reset5 * 1000
+    assert got["7d"].used_pct == 40.0 and got["7d"].device == "lap"
+
+
+def test_no_reading_yet(tmp_path: Path) -> None:
+    _limits_module()
+    me = make(tmp_path, "lap")
+    assert read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc).limits == ()
+
+
+def test_plan_and_month_cost(tmp_path: Path) -> None:
+    try:
+        from meshd.store import settings
+    except ImportError:
+        pytest.skip("this build has no replicated settings yet (meshd.store.settings)")
+    me = make(tmp_path, "lap")
+    s = read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc)
+    assert s.plan_known and s.plan is None
+    month_start = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    with transaction(me.conn):
+        me.append_usage([UsageEntry(month_start - 1, "claude", "m", "s", "p", 1, 1, cost_usd=50.0, message_id="a",
+                                    request_id="a"),
+                         UsageEntry(month_start, "claude", "m", "s", "p", 1, 1, cost_usd=30.0, message_id="b",
+                                    request_id="b"),
+                         UsageEntry(NOW - H, "claude", "m", "s", "p", 1, 1, cost_usd=120.0, message_id="c",
+                                    request_id="c")])
+        settings.put(me, "plan", "max5x", NOW)
+    s = read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc)
+    assert s.plan is not None and s.plan.name == "max5x" and s.plan.price_usd == 100.0
+    assert s.month_cost == pytest.approx(150.0)  # February's entry left out

@@ -329,3 +329,42 @@ def test_live_view_follows_a_second_daemon_over_the_mesh(pane, tmp_path: Path) -
         assert a.alive()
     finally:
         m.stop_all()
+
+
+def test_official_reading_from_another_machine_appears(pane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    try:
+        from meshd.core import ratelimit
+        from meshd.store import limits
+    except ImportError:
+        pytest.skip("this build has no rate-limit records yet (meshd.store.limits)")
+    from meshd.app import open_replica
+    from meshd.store.replica import transaction
+
+    env = home_env(tmp_path, NO_COLOR="")
+    p = pane([*MESHCTL, "status", "--live"], env)
+    p.wait(r"no reading yet", 30)
+    other_home = tmp_path / "home-desk"
+    other_home.mkdir()
+    (other_home / "config.toml").write_text('device_name = "desk"\n')
+    other = open_replica(home=other_home)
+    now = int(time.time() * 1000)
+    with transaction(other.conn):
+        limits.record_reading(other, ratelimit.Observation(now - 120_000, "statusline", (
+            ratelimit.Window("five_hour", 93.0, now // 1000 + 3600), ratelimit.Window("seven_day", 41.0, None))))
+    mine = open_replica(home=Path(env["MESHD_HOME"]))
+    with transaction(mine.conn):
+        for origin, epoch in other.vector():
+            b = other.read_after(origin, epoch, 0)
+            assert b is not None
+            mine.apply_batch(b)
+    s = p.wait(r"5-hour .* 93% ", 8)
+    assert re.search(r"7-day .* 41% .*ago from desk", s), s
+    assert re.search(r"5-hour .*resets .*2m ago from desk", s), s
+    # the 93 % bar is red, the 41 % one green (256-colour palette)
+    coloured = p.screen(escapes=True)
+    red_line = next(x for x in coloured.splitlines() if "5-hour" in x)
+    green_line = next(x for x in coloured.splitlines() if "7-day" in x)
+    assert "38;5;167" in red_line and "38;5;71" in green_line, coloured
+    p.keys("q")
+    assert p.exit_code() == 0
+    p.assert_restored()
