@@ -257,6 +257,13 @@ class Terminal:
         self.size = (0, 0)
 
     def __enter__(self) -> Terminal:
+        self.enter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.leave()
+
+    def enter(self) -> None:
         if self.infd is not None:
             import termios
             import tty
@@ -266,13 +273,13 @@ class Terminal:
                 tty.setcbreak(self.infd, termios.TCSANOW)  # keys one by one, no echo; Ctrl-C still signals
             except termios.error:
                 self.saved = None
+        self.size = (0, 0)
         self.write(self.ENTER)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def leave(self) -> None:
         try:
             self.write(self.LEAVE)
-        except OSError:
+        except (OSError, ValueError):
             pass
         if self.saved is not None:
             import termios
@@ -281,6 +288,17 @@ class Terminal:
                 termios.tcsetattr(self.infd, termios.TCSADRAIN, self.saved)
             except termios.error:
                 pass
+            self.saved = None
+
+    def suspend(self) -> None:
+        """Ctrl-Z: give the terminal back, stop, and take it again on `fg`."""
+        self.leave()
+        old = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stops here until SIGCONT
+        finally:
+            signal.signal(signal.SIGTSTP, old)
+        self.enter()
 
     def write(self, s: str) -> None:
         self.out.write(s)
@@ -358,11 +376,17 @@ def _loop(feed: Feed, out: Any, infd: int | None, outfd: int,
     def on_term(signo: int, _frame: object) -> None:
         raise SystemExit(128 + signo)
 
-    handlers = {signal.SIGWINCH: on_winch, signal.SIGTERM: on_term, signal.SIGHUP: on_term}
+    term = Terminal(out, infd)
+
+    def on_tstp(_signo: int, _frame: object) -> None:
+        term.suspend()
+        resized[0] = True
+
+    handlers = {signal.SIGWINCH: on_winch, signal.SIGTERM: on_term, signal.SIGHUP: on_term, signal.SIGTSTP: on_tstp}
     old = {s: signal.signal(s, h) for s, h in handlers.items()}
     watcher: Watcher | None = None
     try:
-        with Terminal(out, infd) as term:
+        with term:
             feed.tick(clock(), force=True)
             next_poll = time.monotonic() + POLL_S
             pending = False  # a watch event asked for a re-read

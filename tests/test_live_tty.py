@@ -368,3 +368,38 @@ def test_official_reading_from_another_machine_appears(pane, tmp_path: Path) -> 
     p.keys("q")
     assert p.exit_code() == 0
     p.assert_restored()
+
+
+def test_ctrl_z_gives_the_terminal_back_and_fg_resumes(tmp_path: Path) -> None:
+    """In an interactive shell: Ctrl-Z stops the view with the terminal restored; `fg` brings it back."""
+    env = home_env(tmp_path)
+    sock = f"meshd-live-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    rc = tmp_path / "rc"
+    rc.write_text("PS1='PROMPT$ '\n" + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
+
+    def tmux(*a: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *a], capture_output=True, text=True,
+                              timeout=30).stdout
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p")
+
+    tmux("new-session", "-d", "-x", "80", "-y", "24", f"bash --rcfile {shlex.quote(str(rc))} -i")
+    try:
+        wait_for(lambda: "PROMPT$" in screen(), 10, "a shell prompt")
+        tmux("send-keys", f"stty -g > {tmp_path}/before; {shlex.join([*MESHCTL, 'status', '--live'])}", "Enter")
+        wait_for(lambda: "meshd live" in screen(), 30, "the view")
+        tmux("send-keys", "C-z")
+        wait_for(lambda: "Stopped" in screen(), 10, "the job to stop")
+        assert tmux("display-message", "-p", "#{alternate_on} #{cursor_flag}").strip() == "0 1"
+        tmux("send-keys", f"stty -g > {tmp_path}/stopped; fg", "Enter")
+        wait_for(lambda: "meshd live" in screen(), 10, "the view again after fg")
+        assert tmux("display-message", "-p", "#{alternate_on}").strip() == "1"
+        tmux("send-keys", "q")
+        wait_for(lambda: tmux("display-message", "-p", "#{alternate_on}").strip() == "0", 10, "the main screen")
+        tmux("send-keys", f"echo rc=$?; stty -g > {tmp_path}/after", "Enter")
+        wait_for(lambda: (tmp_path / "after").exists() and "rc=0" in screen(), 10, "exit status 0")
+        before = (tmp_path / "before").read_text()
+        assert (tmp_path / "stopped").read_text() == before and (tmp_path / "after").read_text() == before
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=30)
