@@ -226,7 +226,8 @@ def _block_lines(ctx: _Ctx, width: int, max_devices: int) -> list[Line]:
         for d in shown:
             name = clean(d.name, 40) + ("*" if d.is_self else "")
             name_line = pad([(name, "self" if d.is_self else "")], nw)
-            lines.append([(" ", "")] + name_line + [(" ", "")] + bar(d.share, bw, "self" if d.is_self else "ok", ctx.uni)
+            style = "self" if d.is_self else "ok"
+            lines.append([(" ", "")] + name_line + [(" ", "")] + bar(d.share, bw, style, ctx.uni)
                          + [(f" {pct(d.share * 100):>4}", ""), (f" {money(d.cost):>9}", ""),
                             (f" {tokens(d.tokens):>8}", "dim")])
         if len(shown) < len(devs):
@@ -339,7 +340,8 @@ def _flow(cells: list[Line], width: int, max_rows: int) -> list[Line]:
                         break
                     last.pop()
                     i -= 1
-                return [fit(join(r), width) for r in rows[:-1]] + [fit(join(last), max(1, width - line_width(more))) + more]
+                head = [fit(join(r), width) for r in rows[:-1]]
+                return head + [fit(join(last), max(1, width - line_width(more))) + more]
             rows.append([])
         rows[-1].append(c)
     return [fit(join(r), width) for r in rows]
@@ -375,7 +377,8 @@ def _compact(ctx: _Ctx, width: int, height: int) -> list[Line]:
     if b is None:
         out.append([("Block ", "bold"), ("none active", "dim")])
     else:
-        line: Line = [("Block ", "bold"), (money(b.cost), "bold"), (f" {L.hm(L.minutes_left(b, ctx.now))} left", "accent")]
+        left = L.hm(L.minutes_left(b, ctx.now))
+        line: Line = [("Block ", "bold"), (money(b.cost), "bold"), (f" {left} left", "accent")]
         proj = L.projection(b, ctx.now)
         if b.cost_per_hour is not None and proj is not None:
             arrow = "→" if ctx.uni else "->"
@@ -405,7 +408,8 @@ def _compact(ctx: _Ctx, width: int, height: int) -> list[Line]:
     else:
         on, off = L.peers_summary(s.peers)
         last = max((p.last_sync_ms or 0 for p in s.peers or ()), default=0)
-        line = [("Peers ", "bold"), (f"{on} online", "ok" if on else "dim"), (f", {off} offline", "off" if off else "dim")]
+        line = [("Peers ", "bold"), (f"{on} online", "ok" if on else "dim"),
+                (f", {off} offline", "off" if off else "dim")]
         if last:
             line.append((f" {'·' if ctx.uni else '-'} sync {L.ago(ctx.now - last)} ago", "dim"))
         out.append(line)

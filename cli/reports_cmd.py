@@ -192,7 +192,7 @@ def _short_project(p: str) -> str:
 @click.option("--token-limit", "-t", metavar="N|max", help="Token limit for warnings; 'max' = highest past block.")
 @click.option("--session-length", "-n", type=float, default=5.0, show_default=True, help="Block length in hours.")
 @click.option("--live", "-l", is_flag=True, help="A full-screen view of the active block that refreshes (q quits).")
-@click.option("--compact", is_flag=True, help="The live view in its compact layout, whatever the terminal size (implies --live).")
+@click.option("--compact", is_flag=True, help="Live view, compact layout whatever the size (implies --live).")
 @click.pass_context
 def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
            provider, offline, active, recent, token_limit, session_length, live=False,

@@ -28,7 +28,7 @@ def source_stats(conn) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 @click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--timezone", "-z", "tz", metavar="TZ", help="IANA zone for 'today' (default: system).")
 @click.option("--live", "-l", is_flag=True, help="A full-screen view that refreshes as usage arrives (q quits).")
-@click.option("--compact", is_flag=True, help="The live view in its compact layout, whatever the terminal size (implies --live).")
+@click.option("--compact", is_flag=True, help="Live view, compact layout whatever the size (implies --live).")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, tz: str | None, live: bool, compact: bool) -> None:
     """This device, its log sources, today's cost and the active block."""

@@ -219,7 +219,7 @@ def test_sigterm_still_restores_the_terminal(pane, tmp_path: Path) -> None:  # t
     p.assert_restored()
 
 
-def test_peer_batch_applied_to_the_replica_shows_as_remote(pane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_peer_batch_applied_to_the_replica_shows_as_remote(pane, tmp_path: Path) -> None:  # type: ignore
     """What gossip does: another device's log lands in this replica; the view shows it as remote."""
     from meshd.app import open_replica
     from meshd.core.entry import UsageEntry
