@@ -330,8 +330,15 @@ def terminal_size(fd: int) -> tuple[int, int]:
         return 80, 24
 
 
-def run(ctx: Any, *, tz_name: str | None, mode: str | None, compact: bool, session_hours: float = 5.0) -> None:
+def run(ctx: Any, *, tz_name: str | None, mode: str | None, compact: bool, session_hours: float = 5.0,
+        as_json: bool = False, command: str = "status") -> None:
     """Open the replica (ingesting first) and show the monitor until `q`, Ctrl-C or a signal."""
+    from meshd.errors import ConfigError
+
+    if as_json:
+        raise ConfigError("--live and --json do not go together", hint=f"use `meshctl {command} --json`")
+    if not (isinstance(session_hours, (int, float)) and 0 < session_hours <= 24 * 7):
+        raise ConfigError("--session-length must be between 0 and 168 hours")
     from meshd.clock import now_ms
     from meshd.core.periods import resolve_tz
 

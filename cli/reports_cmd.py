@@ -198,16 +198,10 @@ def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json
            provider, offline, active, recent, token_limit, session_length, live=False,
            compact=False) -> None:  # type: ignore[no-untyped-def]
     if live or compact:
-        from meshd.errors import ConfigError
-
-        if as_json:
-            raise ConfigError("--live and --json do not go together", hint="use `meshctl blocks --json`")
-        if not 0 < session_length <= 24 * 7:
-            raise ConfigError("--session-length must be between 0 and 168 hours")
         from meshctl.live_cmd import run
 
-        run(ctx, tz_name=tz, mode=mode, compact=compact, session_hours=session_length)
-        return
+        return run(ctx, tz_name=tz, mode=mode, compact=compact, session_hours=session_length, as_json=as_json,
+                   command="blocks")
     data = _report(ctx, "blocks", since, until, tz, order, mode, devices, provider, active=active, recent=recent,
                    token_limit=token_limit, session_hours=session_length)
     if as_json:

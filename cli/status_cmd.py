@@ -33,14 +33,9 @@ def source_stats(conn) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 def status(ctx: click.Context, as_json: bool, tz: str | None, live: bool, compact: bool) -> None:
     """This device, its log sources, today's cost and the active block."""
     if live or compact:
-        if as_json:
-            from meshd.errors import ConfigError
-
-            raise ConfigError("--live and --json do not go together", hint="use `meshctl status --json`")
         from meshctl.live_cmd import run
 
-        run(ctx, tz_name=tz, mode=None, compact=compact)
-        return
+        return run(ctx, tz_name=tz, mode=None, compact=compact, as_json=as_json)
     from meshd.clock import now_ms
     from meshd.core import blocks as core_blocks
     from meshd.core.periods import day_key, resolve_tz
