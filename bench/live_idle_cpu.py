@@ -45,7 +45,7 @@ def find_child(parent: int, name: str) -> int:
     raise SystemExit(f"{name} not found under {parent}")
 
 
-def measure(tmp: Path, seconds: float, daemon: bool) -> float:
+def measure(tmp: Path, seconds: float, daemon: bool) -> tuple[float, str]:
     home = tmp / ("home-d" if daemon else "home-p")
     claude = tmp / "claude"
     env = dict(os.environ, MESHD_HOME=str(home), CLAUDE_CONFIG_DIR=str(claude), TZ="UTC", TERM="xterm-256color",
@@ -80,7 +80,10 @@ def measure(tmp: Path, seconds: float, daemon: bool) -> float:
         c0, t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(seconds)
         c1, t1 = cpu_seconds(pid), time.monotonic()
-        return 100 * (c1 - c0) / (t1 - t0)
+        title = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True,
+                               text=True).stdout.splitlines()[0]
+        feed = next((f for f in ("live", "via daemon", "polling") if f"{f} ·" in title), "?")
+        return 100 * (c1 - c0) / (t1 - t0), feed
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         if proc is not None:
@@ -100,11 +103,11 @@ def main() -> None:
         for i in range(a.files):
             append_lines(tmp / "claude", 50, f"f{i}", spread_ms=3_600_000 * 24)
         append_lines(tmp / "claude", 30, "recent")
-        print(f"| case | files | idle CPU (% of one core over {a.seconds:.0f} s) |")
-        print("|---|---|---|")
+        print(f"| case | feed shown | log files | idle CPU (% of one core over {a.seconds:.0f} s) |")
+        print("|---|---|---|---|")
         for daemon in (False, True):
-            pct = measure(tmp, a.seconds, daemon)
-            print(f"| {'with daemon' if daemon else 'no daemon (polling)'} | {a.files + 1} | {pct:.2f} % |")
+            pct, feed = measure(tmp, a.seconds, daemon)
+            print(f"| {'with daemon' if daemon else 'no daemon'} | {feed} | {a.files + 1} | {pct:.2f} % |")
 
 
 if __name__ == "__main__":
