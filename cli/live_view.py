@@ -296,7 +296,8 @@ def _today_lines(ctx: _Ctx) -> list[Line]:
             line += [("  month ", "dim"), (money(s.month_cost), "bold"), (" API-equivalent", "dim")]
             m = L.plan_multiple(p, s.month_cost)
             if m is not None:
-                line.append((f" ({m:.1f}× the plan)" if ctx.uni else f" ({m:.1f}x the plan)",
+                x = "×" if ctx.uni else "x"
+                line.append((f" ({m:.1f}{x} the plan)" if m >= 1 else f" ({m * 100:.0f}% of the plan)",
                              "ok" if m >= 1 else "dim"))
         out.append(line)
     return out
@@ -305,7 +306,7 @@ def _today_lines(ctx: _Ctx) -> list[Line]:
 def _peer_cells(ctx: _Ctx) -> list[Line]:
     s = ctx.s
     if not s.daemon:
-        return [[("No daemon: this replica only, re-read every 2s (start `meshd run` to sync)", "dim")]]
+        return [[("No daemon: reading this replica only (start `meshd run` to sync)", "dim")]]
     if not s.peers:
         return [[("No peers yet (pair with `meshctl invite` / `join`)", "dim")]]
     cells = []

@@ -98,6 +98,11 @@ def test_limit_levels_and_freshest() -> None:
     assert L.freshest([]) == ()
 
 
+def test_plan_below_its_price_shows_a_percentage() -> None:
+    out = text(V.render(snap(month_cost=12.0), 80, 24, "none", NOW))
+    assert "month $12.00 API-equivalent (12% of the plan)" in out
+
+
 def test_ago_and_plan_multiple() -> None:
     assert [L.ago(x) for x in (-5, 0, 59_999, 60_000, 3_599_000, 3_600_000, 7_500_000, 90_000_000)] == \
         ["0s", "0s", "59s", "1m", "59m", "1h00m", "2h05m", "1d"]
