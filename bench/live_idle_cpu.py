@@ -82,7 +82,7 @@ def measure(tmp: Path, seconds: float, daemon: bool) -> tuple[float, str]:
         c1, t1 = cpu_seconds(pid), time.monotonic()
         title = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True,
                                text=True).stdout.splitlines()[0]
-        feed = next((f for f in ("live", "via daemon", "polling") if f"{f} ·" in title), "?")
+        feed = next((f for f in ("live", "via daemon", "polling") if f"{f} · q quits" in title), "?")
         return 100 * (c1 - c0) / (t1 - t0), feed
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
