@@ -152,3 +152,24 @@ def test_plan_and_month_cost(tmp_path: Path) -> None:
     s = read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc)
     assert s.plan is not None and s.plan.name == "max5x" and s.plan.price_usd == 100.0
     assert s.month_cost == pytest.approx(150.0)  # February's entry left out
+
+
+def test_feed_rereads_only_when_another_connection_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshctl import live_cmd
+    from meshd.config import load_config
+
+    claude = tmp_path / "claude"
+    (claude / "projects").mkdir(parents=True)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
+    me = make(tmp_path, "lap")
+    feed = live_cmd.Feed(load_config(tmp_path / "lap"), me, timezone.utc, "auto", 5.0)
+    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    assert feed.tick(now, force=True) and feed.snapshot is not None and feed.snapshot.block is None
+    assert feed.snapshot.feed == "poll" and not feed.snapshot.daemon  # no daemon for this home
+    assert not feed.tick(now)  # nothing changed: no re-read
+    writer = open_replica(home=tmp_path / "lap")
+    with transaction(writer.conn):
+        writer.append_usage([entry(now - 1000, 0, "w")])
+    assert feed.tick(now)
+    assert feed.snapshot.block is not None and feed.snapshot.block.entries == 1
+    assert not feed.tick(now)
