@@ -257,7 +257,8 @@ def _limit_lines(ctx: _Ctx, width: int, label_w: int = 8) -> list[Line]:
         return [[(" Official 5h/7d: no reading yet", "dim"), (" (recorded by `meshctl statusline`)", "dim")]]
     readings = L.freshest(lim)
     if not readings:
-        return [[(" Official 5h/7d: no reading yet from any machine", "dim")]]
+        return [[(" Official 5h/7d: no reading yet from any machine", "dim"),
+                 (" (set up `meshctl statusline`)", "dim")]]
     names = {"5h": "5-hour", "7d": "7-day"}
     rows = []
     for r in readings:

@@ -99,11 +99,9 @@ def test_cost_modes(tmp_path: Path, mode: str) -> None:
 
 
 def _limits_module():  # type: ignore[no-untyped-def]
-    try:
-        from meshd.core import ratelimit
-        from meshd.store import limits
-    except ImportError:
-        pytest.skip("this build has no rate-limit records yet (meshd.store.limits)")
+    from meshd.core import ratelimit
+    from meshd.store import limits
+
     return ratelimit, limits
 
 
@@ -133,10 +131,8 @@ def test_no_reading_yet(tmp_path: Path) -> None:
 
 
 def test_plan_and_month_cost(tmp_path: Path) -> None:
-    try:
-        from meshd.store import settings
-    except ImportError:
-        pytest.skip("this build has no replicated settings yet (meshd.store.settings)")
+    from meshd.store import settings
+
     me = make(tmp_path, "lap")
     s = read_snapshot(me.conn, device_id=me.device_id, now_ms=NOW, tz=timezone.utc)
     assert s.plan_known and s.plan is None

@@ -335,12 +335,9 @@ def test_live_view_follows_a_second_daemon_over_the_mesh(pane, tmp_path: Path) -
 
 
 def test_official_reading_from_another_machine_appears(pane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    try:
-        from meshd.core import ratelimit
-        from meshd.store import limits
-    except ImportError:
-        pytest.skip("this build has no rate-limit records yet (meshd.store.limits)")
     from meshd.app import open_replica
+    from meshd.core import ratelimit
+    from meshd.store import limits
     from meshd.store.replica import transaction
 
     env = home_env(tmp_path, NO_COLOR="")

@@ -1,6 +1,5 @@
 """Replica reads for the live monitor: a few indexed queries over the rollup, cheap enough to repeat
-every few seconds at any history size. Optional tables (rate-limit readings, settings) are read
-only when this replica has them."""
+every few seconds at any history size, plus the official readings and the plan setting."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ import sqlite3
 from datetime import datetime, tzinfo
 
 from meshd.core import live as L
+from meshd.core.settings import PLANS
+from meshd.store import limits, settings
 from meshd.store.replica import BUCKET_MS
 from meshd.store.usage import RowFilter, device_names, usage_rows
 
@@ -26,10 +27,6 @@ def _totals_by_origin(conn: sqlite3.Connection, since_ms: int, mode: str) -> dic
            " WHERE bucket >= ? AND ts_min >= ? GROUP BY origin")
     return {o: L.Totals(int(t or 0), float(c or 0.0))
             for o, t, c in conn.execute(sql, ((since_ms // BUCKET_MS) * 2, since_ms))}
-
-
-def has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
 
 def data_version(conn: sqlite3.Connection) -> int:
@@ -71,14 +68,8 @@ def read_snapshot(conn: sqlite3.Connection, *, device_id: str, now_ms: int, tz: 
 _WINDOW_LABELS = {"five_hour": "5h", "seven_day": "7d", "seven_day_opus": "7d opus", "seven_day_sonnet": "7d sonnet"}
 
 
-def read_limits(conn: sqlite3.Connection, now_ms: int, names: dict[str, str]) -> tuple[L.LimitReading, ...] | None:
-    """The freshest official reading per window from any device; None when this build records none."""
-    try:
-        from meshd.store import limits
-    except ImportError:  # a build without rate-limit records
-        return None
-    if not has_table(conn, "ratelimits"):
-        return None
+def read_limits(conn: sqlite3.Connection, now_ms: int, names: dict[str, str]) -> tuple[L.LimitReading, ...]:
+    """The freshest official reading per window from any device that is not forgotten (store/limits.py)."""
     return tuple(
         L.LimitReading(_WINDOW_LABELS.get(win, win), float(f.used_percentage), f.resets_at_ms, int(f.at_ms),
                        names.get(f.origin, f.origin[:8]))
@@ -87,14 +78,7 @@ def read_limits(conn: sqlite3.Connection, now_ms: int, names: dict[str, str]) ->
 
 
 def read_plan(conn: sqlite3.Connection) -> tuple[L.Plan | None, bool]:
-    """(the plan setting or None when unset, whether this build has a plan setting at all)."""
-    try:
-        from meshd.core.settings import PLANS
-        from meshd.store import settings
-    except ImportError:  # a build without replicated settings
-        return None, False
-    if not has_table(conn, "settings"):
-        return None, False
+    """(the replicated plan setting or None when unset, True: this build has the setting)."""
     name = settings.plan(conn)
     if name is None:
         return None, True
