@@ -178,6 +178,21 @@ def bar(fraction: float, width: int, style: str, unicode: bool = True) -> Line:
     return [(s, style), ("░" * (width - swidth(s)), "dim")]
 
 
+def mark(line: Line, pos: int, ch: str, style: str) -> Line:
+    """Put `ch` at display cell `pos` of a line of single-width cells (the pace marker on a bar)."""
+    out: Line = []
+    at = 0
+    for text, st in line:
+        n = len(text)
+        if at <= pos < at + n:
+            k = pos - at
+            out += [(text[:k], st), (ch, style), (text[k + 1:], st)]
+        else:
+            out.append((text, st))
+        at += n
+    return [x for x in out if x[0]]
+
+
 # --- sections ---------------------------------------------------------------------------------
 
 
@@ -273,8 +288,11 @@ def _limit_lines(ctx: _Ctx, width: int, label_w: int = 8) -> list[Line]:
     for r, expired, info in rows:
         label = names.get(r.window, clean(r.window, 8))
         lvl = "dim" if expired else L.limit_level(r.used_pct)
-        out.append([(f" {label:<{label_w - 1}}", "bold")] + bar(r.used_pct / 100, bw, lvl, ctx.uni)
-                   + [(f" {pct(r.used_pct):>5}", lvl), (info, "dim")])
+        b = bar(r.used_pct / 100, bw, lvl, ctx.uni)
+        el = L.window_elapsed(r, ctx.now)
+        if el is not None:  # where an even pace would be now
+            b = mark(b, min(bw - 1, int(el * bw)), "┃" if ctx.uni else "|", "bold")
+        out.append([(f" {label:<{label_w - 1}}", "bold")] + b + [(f" {pct(r.used_pct):>5}", lvl), (info, "dim")])
     return out
 
 

@@ -248,3 +248,16 @@ def test_extra_official_windows() -> None:
     out = text(V.render(s, 80, 24, "none", NOW))
     assert out.index("5-hour") < out.index("7-day") < out.index("7d opus")
     assert "7d opus" not in text(V.render(s, 50, 12, "none", NOW))  # compact: the two account windows only
+
+
+def test_pace_marker_on_official_bars() -> None:
+    r = L.LimitReading("5h", 10.0, NOW + 3 * H, NOW, "x")  # 2 of 5 hours gone
+    assert L.window_elapsed(r, NOW) == pytest.approx(0.4)
+    assert L.window_elapsed(L.LimitReading("5h", 10.0, None, NOW, "x"), NOW) is None
+    assert L.window_elapsed(L.LimitReading("5h", 10.0, NOW - 1, NOW, "x"), NOW) is None  # reset since
+    line = next(x for x in text(V.render(snap(limits=(r,)), 80, 24, "none", NOW)).splitlines() if "5-hour" in x)
+    b = line[8:line.index(" ", 8)]
+    assert b.count("┃") == 1 and abs(b.index("┃") / len(b) - 0.4) < 0.05, line
+    assert V.frame_fits(V.render(snap(limits=(r,)), 80, 24, "16", NOW), 80, 24)
+    ascii_line = next(x for x in V.render(snap(limits=(r,)), 80, 24, "none", NOW, unicode=False) if "5-hour" in x)
+    assert "|" in ascii_line

@@ -18,7 +18,7 @@ from datetime import timezone, tzinfo
 from meshd.core import blocks as core_blocks
 from meshd.core.entry import UsageRow
 
-WINDOW_MS = {"5h": 5 * 3_600_000, "7d": 7 * 86_400_000}
+WINDOW_MS = {"5h": 5 * 3_600_000, "7d": 7 * 86_400_000, "7d opus": 7 * 86_400_000, "7d sonnet": 7 * 86_400_000}
 # Official-limit colours: below WARN_PCT green, below HIGH_PCT yellow, else red.
 WARN_PCT = 70.0
 HIGH_PCT = 90.0
@@ -206,6 +206,14 @@ def limit_level(pct: float) -> str:
 def reading_expired(r: LimitReading, now_ms: int) -> bool:
     """The window the reading belongs to has reset since: its percentage no longer applies."""
     return r.resets_at_ms is not None and r.resets_at_ms <= now_ms
+
+
+def window_elapsed(r: LimitReading, now_ms: int) -> float | None:
+    """How much of the reading's window has passed at `now` (0..1): the pace its percentage compares to."""
+    length = WINDOW_MS.get(r.window)
+    if length is None or r.resets_at_ms is None or reading_expired(r, now_ms):
+        return None
+    return min(1.0, max(0.0, (now_ms - (r.resets_at_ms - length)) / length))
 
 
 def freshest(readings: Iterable[LimitReading]) -> tuple[LimitReading, ...]:
