@@ -121,7 +121,8 @@ class Pane:
         return int(re.search(r"^LIVE-EXIT=(\d+)", s, re.M).group(1))  # type: ignore[union-attr]
 
     def assert_restored(self) -> None:
-        wait_for(lambda: (self.tmp / "stty.after").exists(), 10, "stty after exit")
+        after = self.tmp / "stty.after"
+        wait_for(lambda: after.exists() and after.read_text().endswith("\n"), 10, "stty -g after exit")
         assert (self.tmp / "stty.before").read_text() == (self.tmp / "stty.after").read_text(), "termios not restored"
         assert self.flag("alternate_on") == "0", "still on the alternate screen"
         assert self.flag("cursor_flag") == "1", "cursor still hidden"
@@ -398,7 +399,8 @@ def test_ctrl_z_gives_the_terminal_back_and_fg_resumes(tmp_path: Path) -> None:
         tmux("send-keys", "q")
         wait_for(lambda: tmux("display-message", "-p", "#{alternate_on}").strip() == "0", 10, "the main screen")
         tmux("send-keys", f"echo rc=$?; stty -g > {tmp_path}/after", "Enter")
-        wait_for(lambda: (tmp_path / "after").exists() and "rc=0" in screen(), 10, "exit status 0")
+        wait_for(lambda: (tmp_path / "after").exists() and (tmp_path / "after").read_text().endswith("\n")
+                 and "rc=0" in screen(), 10, "exit status 0")
         before = (tmp_path / "before").read_text()
         assert (tmp_path / "stopped").read_text() == before and (tmp_path / "after").read_text() == before
     finally:
