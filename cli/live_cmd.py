@@ -1,15 +1,16 @@
 """`meshctl status --live` / `meshctl blocks --live`: the full-screen monitor's loop.
 
 The loop owns the terminal (alternate screen, hidden cursor, no echo, no auto-wrap) and gives it
-back on every way out: `q`, Ctrl-C, SIGTERM/SIGHUP, an exception. It sleeps in one `select()` on
-stdin, a signal wake-up pipe (SIGWINCH) and the feed's wake-up pipe, so an idle view costs a
-redraw of the clock line per second and a `PRAGMA data_version` per poll.
+back on every way out: `q`, Ctrl-C, Ctrl-Z (until `fg`), SIGTERM/SIGHUP, an exception. It sleeps
+in one `select()` on stdin and a wake-up pipe that signals (SIGWINCH) and the watch thread write
+to, so an idle view costs a redraw of the clock line per second and a `PRAGMA data_version` per
+poll.
 
-Feeds: with a daemon, the daemon ingests and gossips; we re-read the replica when SQLite says
-another connection committed (and ask the daemon for its peers every few seconds). Without a
-daemon we ingest local logs ourselves every few seconds, as every meshctl report does first.
-Without a terminal on stdout the view prints one snapshot, uncoloured, and returns.
-"""
+Feeds: with a daemon, the daemon ingests and gossips; its watch stream (a thread) says when to
+re-read the replica, SQLite's data_version is the fallback, and its Status call gives the peers
+every few seconds. Without a daemon we ingest local logs ourselves every few seconds, as every
+meshctl report does first. Without a terminal on stdout the view prints one snapshot, uncoloured,
+and returns."""
 
 from __future__ import annotations
 
