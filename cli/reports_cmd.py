@@ -191,9 +191,17 @@ def _short_project(p: str) -> str:
 @click.option("--recent", "-r", is_flag=True, help="Only blocks of the last 3 days (and the active one).")
 @click.option("--token-limit", "-t", metavar="N|max", help="Token limit for warnings; 'max' = highest past block.")
 @click.option("--session-length", "-n", type=float, default=5.0, show_default=True, help="Block length in hours.")
+@click.option("--live", "-l", is_flag=True, help="A full-screen view of the active block that refreshes (q quits).")
+@click.option("--compact", is_flag=True, help="Live view, compact layout whatever the size (implies --live).")
 @click.pass_context
 def blocks(ctx: click.Context, since, until, tz, order, mode, breakdown, as_json, devices, by_device,
-           provider, offline, active, recent, token_limit, session_length) -> None:  # type: ignore[no-untyped-def]
+           provider, offline, active, recent, token_limit, session_length, live=False,
+           compact=False) -> None:  # type: ignore[no-untyped-def]
+    if live or compact:
+        from meshctl.live_cmd import run
+
+        return run(ctx, tz_name=tz, mode=mode, compact=compact, session_hours=session_length, as_json=as_json,
+                   command="blocks")
     data = _report(ctx, "blocks", since, until, tz, order, mode, devices, provider, active=active, recent=recent,
                    token_limit=token_limit, session_hours=session_length)
     if as_json:

@@ -27,9 +27,15 @@ def source_stats(conn) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 @click.command("status")
 @click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--timezone", "-z", "tz", metavar="TZ", help="IANA zone for 'today' (default: system).")
+@click.option("--live", "-l", is_flag=True, help="A full-screen view that refreshes as usage arrives (q quits).")
+@click.option("--compact", is_flag=True, help="Live view, compact layout whatever the size (implies --live).")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, tz: str | None) -> None:
+def status(ctx: click.Context, as_json: bool, tz: str | None, live: bool, compact: bool) -> None:
     """This device, its log sources, today's cost and the active block."""
+    if live or compact:
+        from meshctl.live_cmd import run
+
+        return run(ctx, tz_name=tz, mode=None, compact=compact, as_json=as_json)
     from meshd.clock import now_ms
     from meshd.core import blocks as core_blocks
     from meshd.core.periods import day_key, resolve_tz

@@ -52,6 +52,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         ["blocks", "--json"],
         ["status"],
         ["status", "--json"],
+        ["status", "--live"],  # without a terminal: one snapshot
+        ["blocks", "--live", "--compact"],
         ["pricing"],
         ["devices"],
         ["devices", "--json"],
