@@ -1,7 +1,7 @@
 """Local API benchmark: report latency over the Unix socket vs `meshctl --json`, and how soon a new
 log line reaches a watcher.
 
-    python bench/api_bench.py [--records 200000] [--runs 15]
+    python bench/api_bench.py [--records 200000] [--runs 15] [--json FILE]
 
 One real `meshd run` on a replica of N usage records (made through meshd.store), a Claude folder
 for live lines; prints one table of medians.
@@ -33,6 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--json", type=Path, help="also write the rows (median ms, API and meshctl) here as JSON")
     a = ap.parse_args()
     from meshd.v1 import local_pb2 as pb
 
@@ -89,6 +90,11 @@ def main() -> None:
         print(f"{'what':32} {'API':>8} {'meshctl':>8}")
         for r in rows:
             print(f"{r[0]:32} {r[1]:>8} {r[2]:>8}")
+        if a.json:
+            import json
+
+            a.json.write_text(json.dumps([{"what": w, "api_ms": float(x), "meshctl_ms": None if y == "-" else float(y)}
+                                          for w, x, y in rows], indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Reports benchmark: first ingest and warm `daily/blocks --json`, meshctl vs ccusage, same run.
 
-    python bench/bench_reports.py [--mb 200] [--runs 5] [--keep DIR]
+    python bench/bench_reports.py [--mb 200] [--runs 5] [--keep DIR] [--json FILE]
 
 Needs ccusage 20.0.24 (CCUSAGE_BIN or `ccusage` on PATH) for the ratios; prints a table.
+`--json FILE` also writes the figures (seconds) as JSON, for bench/run.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--json", type=Path, help="also write the figures here as JSON")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="meshd-bench-"))
     hist = work / "hist"
@@ -72,6 +74,13 @@ def main() -> None:
         ratio = f"{theirs / mine:.2f}x" if theirs else "-"
         th = f"{theirs:.3f}s" if theirs else "-"
         print(f"{name:32} {mine:8.3f}s {th:>9} {ratio:>16}")
+    if a.json:
+        import json
+
+        a.json.write_text(json.dumps({
+            "history_bytes": size, "folders": len(roots), "runs": a.runs, "ccusage": ccu,
+            "first_ingest_s": rows[0][1], "daily_warm_s": rows[1][1], "blocks_warm_s": rows[2][1],
+            "ccusage_daily_s": cc_daily, "ccusage_blocks_s": cc_blocks}, indent=1, sort_keys=True) + "\n")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

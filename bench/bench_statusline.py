@@ -1,6 +1,6 @@
 """Statusline benchmark: `meshctl statusline` wall and CPU time on a large generated history.
 
-    python bench/bench_statusline.py [--mb 200] [--runs 31] [--keep DIR]
+    python bench/bench_statusline.py [--mb 200] [--runs 31] [--keep DIR] [--json FILE]
 
 Generates a history (tests/histgen.py) whose last session ends just now, ingests it once with
 `meshctl daily`, then runs the statusline as Claude Code does (a fresh process, JSON on stdin) in
@@ -8,7 +8,8 @@ several cases and prints median / p90 wall and CPU milliseconds: with the snapsh
 refresh that finds the replica unchanged), with it off (MESHD_STATUSLINE_CACHE=0: every refresh
 reads the replica), recording a new reading each time, and with the transcript growing. Baselines in the same run: a bare
 `python -c pass` (interpreter start-up on this machine) and `meshctl --version` (click start-up).
-DESIGN §6 target: median under 100 ms at any history size.
+DESIGN §6 target: median under 100 ms at any history size. `--json FILE` also writes every case's
+figures (milliseconds) as JSON, for bench/run.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=200)
     ap.add_argument("--runs", type=int, default=31)
     ap.add_argument("--keep", type=Path, help="reuse/keep the history and home in this folder")
+    ap.add_argument("--json", type=Path, help="also write the figures here as JSON")
     a = ap.parse_args()
     base = a.keep or Path(tempfile.mkdtemp(prefix="meshd-slbench-"))
     hist_dir, home = base / "hist", base / "home"
@@ -120,6 +122,13 @@ def main() -> None:
     for name, med, p90, cpu, _out in results:
         print(f"{name:42} {med:10.1f} {p90:8.1f} {cpu:8.1f}")
     print(f"\nlast line: {results[2][4]}")
+    if a.json:
+        import json
+
+        a.json.write_text(json.dumps({
+            "history_bytes": size, "runs": a.runs, "last_line": results[2][4],
+            "cases": [{"case": name, "median_ms": med, "p90_ms": p90, "cpu_ms": cpu}
+                      for name, med, p90, cpu, _out in results]}, indent=1, sort_keys=True) + "\n")
     if not a.keep:
         shutil.rmtree(base, ignore_errors=True)
 

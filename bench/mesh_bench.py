@@ -1,6 +1,7 @@
 """Mesh benchmark: catch-up, convergence latency, idle cost of real `meshd run` daemons.
 
     python bench/mesh_bench.py [--records 1000000] [--trials 30] [--idle 60] [--only catchup,converge,idle,bytes]
+    python bench/mesh_bench.py ... --json FILE     # also write the rows as JSON (for bench/run)
 
 Needs root and iproute2: every daemon runs inside a network namespace (tests/netlab.py), so
 nothing reaches the machine's real network and no mDNS leaks out of the lab.
@@ -290,6 +291,8 @@ def main() -> None:
     ap.add_argument("--only", default="catchup,converge,idle,bytes")
     ap.add_argument("--keep", type=Path, help="keep homes and daemon logs here")
     ap.add_argument("--capture", action="store_true", help="print 3 s of packets of the idle bytes run")
+    ap.add_argument("--json", type=Path, help="also write the rows here as JSON: what, measured, target, and "
+                    "the numbers in `measured` in order")
     a = ap.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -313,6 +316,15 @@ def main() -> None:
     print(f"{'what':<{w}}  {'measured':<{v}}  target")
     for name, val, target in rows:
         print(f"{name:<{w}}  {val:<{v}}  {target}")
+    if a.json:
+        import json
+        import re
+
+        def numbers(text: str) -> list[float]:
+            return [float(x.replace(",", "")) for x in re.findall(r"\d[\d,]*(?:\.\d+)?", text)]
+
+        a.json.write_text(json.dumps([{"what": n, "measured": v, "target": t, "numbers": numbers(v)}
+                                      for n, v, t in rows], indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
