@@ -63,7 +63,8 @@ def test_quick_local_run_prints_every_local_row_with_numbers(tmp_path: Path) -> 
             assert rows[key]["ccusage"] == "no ccusage" and rows[key]["result"] == "n/a (no ccusage)"
     for key in want[3:6]:
         v = rows[key]["values"]
-        assert 0 < v["median_ms"] <= v["p90_ms"] and v["runs"] == 7
+        assert 0 < v["median_ms"] <= v["p90_ms"] and v["cpu_ms"] > 0 and v["runs"] == 7
+        assert rows[key]["meshd"] == f"{v['median_ms']:.1f} ms (cpu {v['cpu_ms']:.0f})"
         assert rows[key]["result"] == ("met" if v["median_ms"] < 100 else "MISSED")
         assert rows[key]["target"] == "< 100 ms"
     u = rows["update@3"]["values"]
