@@ -1,6 +1,6 @@
 """Idle CPU of `meshctl status --live` in a real terminal (tmux), with and without a daemon.
 
-    python bench/live_idle_cpu.py [--seconds 60] [--files 200]
+    python bench/live_idle_cpu.py [--seconds 60] [--files 200] [--json FILE]
 
 Starts the view in a private tmux server on a generated history (FILES session logs, one with
 recent usage so a block is active), waits for the first frame, then reads the process's CPU time
@@ -95,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--json", type=Path, help="also write the rows here as JSON (for bench/run)")
     a = ap.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is needed")
@@ -105,9 +106,15 @@ def main() -> None:
         append_lines(tmp / "claude", 30, "recent")
         print(f"| case | feed shown | log files | idle CPU (% of one core over {a.seconds:.0f} s) |")
         print("|---|---|---|---|")
+        rows = []
         for daemon in (False, True):
             pct, feed = measure(tmp, a.seconds, daemon)
             print(f"| {'with daemon' if daemon else 'no daemon'} | {feed} | {a.files + 1} | {pct:.2f} % |")
+            rows.append({"daemon": daemon, "feed": feed, "files": a.files + 1, "seconds": a.seconds, "cpu_pct": pct})
+        if a.json:
+            import json
+
+            a.json.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -150,6 +150,17 @@ def test_mesh_rows_from_mesh_bench_json() -> None:
     assert broken[0]["result"] == "failed"
 
 
+def test_live_rows_from_live_idle_cpu_json() -> None:
+    m = load_run()
+    fig = [{"daemon": False, "feed": "polling", "files": 21, "seconds": 5.0, "cpu_pct": 0.4},
+           {"daemon": True, "feed": "via daemon", "files": 21, "seconds": 5.0, "cpu_pct": 0.123}]
+    rows = m.live_rows(fig, None)
+    assert [r["key"] for r in rows] == ["live_nodaemon", "live_daemon"]
+    assert rows[1]["meshd"] == "0.12 % (feed: via daemon)" and "21 log files, 5 s" in rows[1]["what"]
+    skipped = m.live_rows(None, "needs tmux")
+    assert [r["meshd"] for r in skipped] == ["skipped (needs tmux)"] * 2
+
+
 def test_table_lines_up_and_markdown_escapes() -> None:
     m = load_run()
     rows = [m.row("a", "x | y", "1 s", ratio="2.00x", target="≥ 1x", result="met"), m.row("b", "long name", "2 s")]
