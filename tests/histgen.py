@@ -98,6 +98,7 @@ class _Writer:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def text(self, n: int) -> str:
+        n = min(n, len(self.pool) - 2)   # append_lines' small pool is shorter than the largest tool results
         o = self.rng.randrange(0, len(self.pool) - n - 1)
         return self.pool[o:o + n]
 
