@@ -66,23 +66,23 @@ def _dedupe(paths: Iterator[Path] | list[Path]) -> list[Path]:
 
 
 def claude_files(root: Path) -> list[LogFile]:
-    """Every `projects/**/*.jsonl` under a root, sorted by path."""
-    projects = root / "projects"
+    """Every `projects/**/*.jsonl` under a root, sorted by path.
+
+    Every report lists these files first, so this stays cheap: names are split per folder with
+    string operations, not per file with path objects."""
+    projects = str(root / "projects")
+    prefix = projects + os.sep
+    src = str(root)
     out: list[LogFile] = []
     for dirpath, _dirs, files in os.walk(projects, followlinks=False):
+        if not dirpath.startswith(prefix):
+            continue  # projects/ itself: a file directly in it has no project
+        parts = dirpath[len(prefix):].split(os.sep)
+        project = parts[0]
+        sub = parts[-2] if len(parts) >= 2 and parts[-1] == "subagents" else None
         for name in files:
-            if not name.endswith(".jsonl"):
-                continue
-            full = os.path.join(dirpath, name)
-            rel = Path(os.path.relpath(full, projects)).parts
-            if len(rel) < 2:
-                continue  # a file directly in projects/ has no project
-            project = rel[0]
-            if len(rel) >= 3 and rel[-2] == "subagents":
-                session = rel[-3]
-            else:
-                session = name[: -len(".jsonl")]
-            out.append(LogFile(full, str(root), project, session))
+            if name.endswith(".jsonl"):
+                out.append(LogFile(os.path.join(dirpath, name), src, project, sub or name[: -len(".jsonl")]))
     out.sort(key=lambda f: f.path)
     return out
 
