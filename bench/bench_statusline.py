@@ -81,6 +81,11 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="reuse/keep the history and home in this folder")
     ap.add_argument("--json", type=Path, help="also write the figures here as JSON")
     a = ap.parse_args()
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for pkg in ("meshd", "cli"):  # .pyc files, as `pip install .` writes them (an editable install under
+        compileall.compile_dir(root / pkg, quiet=1)  # PYTHONDONTWRITEBYTECODE=1 would recompile per run)
     base = a.keep or Path(tempfile.mkdtemp(prefix="meshd-slbench-"))
     hist_dir, home = base / "hist", base / "home"
     now = datetime.now(timezone.utc)
