@@ -124,6 +124,10 @@ ODD_BODIES = [
     b'{"t" : 1700000000000, "p" : "claude", "m" : "x", "s" : "s", "j" : "j", "i" : 1, "mid" : "w"}',
     b'{"t":1700000000000,"p":"\\u0063laude","m":"\\u00e9","s":"s","j":"j\\n","i":1,"mid":"e"}',
     body(t=2 ** 62), body(t=-5), body(i=2 ** 53), body(ul=2 ** 62),
+    # the SQL path's cheap type checks (materialize._OK): a sum of integers at its largest
+    body(t=2 ** 62, i=2 ** 53, o=2 ** 53, c5=2 ** 53, c1=2 ** 53, cr=2 ** 53, r=2 ** 53, sc=2 ** 62),
+    body(t=-(2 ** 62), sc=-(2 ** 62)), body(sc="1"), body(sc=1.0), body(sc=2 ** 63 - 1), body(sc=-1),
+    body(j="", s="", m=""), body(sp="", mid="", rid="", lk=""),
 ]
 
 BAD_BODIES = [
@@ -132,6 +136,9 @@ BAD_BODIES = [
     body(p=1), body(m=None), body(m=["a"]), body(m={"x": 1}), body(s=True), body(j=_DROP),
     body(i=True), body(i=None), body(i=-1), body(i=2 ** 53 + 1), body(i=1.0), body(i="1"), body(o=[1]),
     body(cr={"a": 1}), body(r=False), body(c1=None),
+    body(c5=1.0), body(c1="1"), body(cr=0.5), body(r=2.0), body(r="2"), body(o="x"), body(t=1.7e12), body(t="x"),
+    body(s=1), body(j=2.5), body(m=1), body(p=1.5), body(sp=1.5), body(lk=3), body(mid=1.0), body(rid=2),
+    body(**{"$": "x"}), body(**{"$": ""}), body(ul=""), body(ul=2.0),
     body(**{"$": "1"}), body(**{"$": True}), body(**{"$": [1]}),
     body(sp=1), body(mid=5), body(rid=False), body(lk=["x"]), body(ul=1.5), body(ul=True), body(ul="1"),
     body(t=2 ** 63 + 5).replace(b"9223372036854775813", b"18446744073709551621"),

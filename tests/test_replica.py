@@ -63,6 +63,22 @@ def test_batches_replicate_and_redelivery_is_harmless():
     assert totals(dst) == totals(src)
 
 
+@pytest.mark.parametrize("n", [1, 99, 100, 101, 250, 300])
+def test_log_rows_are_stored_exactly_whatever_the_batch_size(n: int) -> None:
+    # _store writes log rows LOG_ROWS_PER_INSERT (100) per statement, the rest one by one.
+    src, dst = fresh(A), fresh(B)
+    with transaction(src.conn):
+        src.append_local("device", [b'{"name":"n%d","at":%d}' % (i, i) for i in range(3)])
+        src.append_usage([entry(i, input_tokens=i) for i in range(n)])
+    b = src.read_after(A, 1, 0)
+    assert b is not None and len(b.records) == n + 3
+    with transaction(dst.conn):
+        assert dst.apply_batch(b) == n + 3
+    q = "SELECT origin, epoch, seq, kind, body FROM log ORDER BY origin, epoch, seq"
+    assert dst.conn.execute(q).fetchall() == src.conn.execute(q).fetchall()
+    assert dst.read_after(A, 1, 0) == b and totals(dst) == totals(src)
+
+
 def test_batch_with_lying_prev_seq_is_refused_and_changes_nothing():
     src, dst = fresh(A), fresh(B)
     with transaction(src.conn):

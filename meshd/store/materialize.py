@@ -110,22 +110,23 @@ _PLAIN_ROW = (
 )
 
 
-def _tok(c: str) -> str:
-    return f"(typeof({c}) = 'integer' AND {c} BETWEEN 0 AND {MAX_TOKENS})"
-
-
 _I62 = "BETWEEN -4611686018427387904 AND 4611686018427387904"
-# Rows whose types `from_record` might judge otherwise are left to it (decoded in Python).
+_INTS = ("ts", "input", "output", "cw5", "cw1", "cr", "reasoning", "sidechain")
+# Rows whose types `from_record` might judge otherwise are left to it (decoded in Python). The
+# type checks in cheap forms (typeof() per value cost ~0.45 us per row), valid for what `->>`
+# returns (NULL, INTEGER, REAL or TEXT, never a BLOB):
+# - TEXT: `v >= ''` (no affinity on either side, and every number sorts before every text);
+# - INTEGER, for values that each pass a numeric BETWEEN (no text does): one typeof() of their
+#   sum (a REAL among them makes the sum REAL; so bounded, integers cannot overflow it).
+# A row refused here only takes the slower path; a row let through must mean what from_record says.
 _OK = (
-    f"typeof(x.ts) = 'integer' AND x.ts {_I62} AND typeof(x.provider) = 'text' AND typeof(x.model) = 'text'"
-    " AND typeof(x.project) = 'text' AND typeof(x.session) = 'text'"
-    f" AND {_tok('x.input')} AND {_tok('x.output')} AND {_tok('x.cw5')} AND {_tok('x.cw1')} AND {_tok('x.cr')}"
-    f" AND {_tok('x.reasoning')}"
-    " AND (x.cost_logged IS NULL OR (typeof(x.cost_logged) IN ('integer', 'real')"
-    " AND x.cost_logged BETWEEN -1e300 AND 1e300))"
-    " AND typeof(x.speed) IN ('null', 'text') AND typeof(x.mid) IN ('null', 'text')"
-    " AND typeof(x.rid) IN ('null', 'text') AND typeof(x.lk) IN ('null', 'text')"
-    f" AND (x.ul IS NULL OR (typeof(x.ul) = 'integer' AND x.ul {_I62})) AND typeof(x.sidechain) = 'integer'"
+    f"typeof({' + '.join('x.' + c for c in _INTS)}) = 'integer' AND x.ts {_I62} AND x.sidechain {_I62}"
+    + "".join(f" AND x.{c} BETWEEN 0 AND {MAX_TOKENS}" for c in _INTS[1:-1])
+    + " AND x.provider >= '' AND x.model >= '' AND x.project >= '' AND x.session >= ''"
+    " AND (x.cost_logged IS NULL OR x.cost_logged BETWEEN -1e300 AND 1e300)"
+    " AND (x.speed IS NULL OR x.speed >= '') AND (x.mid IS NULL OR x.mid >= '')"
+    " AND (x.rid IS NULL OR x.rid >= '') AND (x.lk IS NULL OR x.lk >= '')"
+    f" AND (x.ul IS NULL OR (typeof(x.ul) = 'integer' AND x.ul {_I62}))"
 )
 
 

@@ -28,6 +28,9 @@ Coster = Callable[[UsageEntry], float]
 _SMALL_KINDS = {"ratelimit": apply_ratelimit, "setting": apply_setting}
 
 _SEQ_KIND_BODY = operator.attrgetter("seq", "kind", "body")
+# Log rows per INSERT statement: one statement with many VALUES rows binds and steps once for
+# them all (~0.9 us per row instead of ~1.5 us with executemany, one statement per row).
+LOG_ROWS_PER_INSERT = 100
 
 __all__ = ["Coster", "Replica", "refresh_rollup", "transaction", "model_label", "BUCKET_MS"]
 
@@ -205,8 +208,18 @@ class Replica:
     def _store(self, origin: str, epoch: int, recs: tuple[Record, ...], scan: Scan | None = None) -> None:
         """Insert log records and materialize them."""
         if is_device_id(origin) and type(epoch) is int:  # checked values: bound once, in the SQL text
-            sql = f"INSERT INTO log(origin, epoch, seq, kind, body) VALUES('{origin}', {epoch}, ?, ?, ?)"
-            self.conn.executemany(sql, map(_SEQ_KIND_BODY, recs))
+            row = f"('{origin}', {epoch}, ?, ?, ?)"
+            sql = "INSERT INTO log(origin, epoch, seq, kind, body) VALUES"
+            per = LOG_ROWS_PER_INSERT
+            full = len(recs) - len(recs) % per
+            if full:
+                many = sql + ",".join([row] * per)
+                params = [v for r in recs[:full] for v in (r.seq, r.kind, r.body)]
+                step = 3 * per
+                for i in range(0, len(params), step):
+                    self.conn.execute(many, params[i:i + step])
+            if full < len(recs):
+                self.conn.executemany(sql + row, map(_SEQ_KIND_BODY, recs[full:]))
         else:
             self.conn.executemany(
                 "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
