@@ -280,7 +280,8 @@ def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, 
         return None if c is None else (c.dev, c.ino, c.size, c.mtime_ns, c.offset, c.head, c.lineno)
 
     # fork: no re-import of __main__ and no start-up cost; callers promise they hold no threads.
-    with ProcessPoolExecutor(max_workers=min(workers, 3), mp_context=multiprocessing.get_context("fork")) as ex:
+    with ProcessPoolExecutor(max_workers=min(workers, 3), mp_context=multiprocessing.get_context("fork"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as ex:
         pending: deque = deque()  # type: ignore[type-arg]
         queue = iter(todo)
 
@@ -304,6 +305,26 @@ def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, 
             except Exception:  # a worker failure only costs the speed-up
                 pre = None
             yield lf, pre
+
+
+def _die_with_parent(parent: int) -> None:
+    """Parse workers end when meshctl ends, even by SIGKILL: a forked worker holds both ends of
+    the pool's pipes, so it would otherwise wait for work forever. Linux: the kernel's parent-death
+    signal; elsewhere the pool's own shutdown is all there is."""
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 def open_readonly(config: Config) -> sqlite3.Connection | None:

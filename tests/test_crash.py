@@ -45,6 +45,23 @@ def daily(home: Path, claude: Path) -> dict:
     return json.loads(p.stdout)
 
 
+def _survivors(home: Path) -> list[int]:
+    """Processes still running with this data home (forked parse workers of a killed meshctl)."""
+    want = f"MESHD_HOME={home}".encode()
+    for _ in range(50):
+        found = []
+        for d in Path("/proc").glob("[0-9]*"):
+            try:
+                if want in (d / "environ").read_bytes().split(b"\0"):
+                    found.append(int(d.name))
+            except OSError:
+                continue
+        if not found:
+            return []
+        time.sleep(0.1)
+    return found
+
+
 def test_sigkill_during_ingest_never_changes_totals(tmp_path: Path) -> None:
     claude = tmp_path / "claude"
     make_history(claude, files=24, lines_per_file=1500)
@@ -65,6 +82,7 @@ def test_sigkill_during_ingest_never_changes_totals(tmp_path: Path) -> None:
             p.send_signal(signal.SIGKILL)
             kills += 1
         p.wait()
+    assert _survivors(home) == [], "a killed meshctl left parse workers behind"
     after = daily(home, claude)
     assert kills >= 2, "the history ingested too fast to kill mid-way; make it larger"
     assert after["totals"] == clean["totals"]
