@@ -61,6 +61,21 @@ def check_batch(batch: Batch, held: int) -> None:
             raise LogRuleError("record body too large")
 
 
+def load_object(body: bytes, kind: str, limit: int) -> dict:  # type: ignore[type-arg]
+    """A record body that must be a JSON object of at most `limit` bytes; LogRuleError otherwise."""
+    if len(body) > limit:
+        raise LogRuleError(f"{kind} record too large")
+    import orjson
+
+    try:
+        d = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise LogRuleError(f"{kind} record is not JSON: {e}") from None
+    if not isinstance(d, dict):
+        raise LogRuleError(f"{kind} record is not an object")
+    return d
+
+
 def missing(mine: Vector, theirs: Vector) -> dict[LogId, int]:
     """Logs where `mine` holds more than `theirs`: log -> the seq `theirs` holds (send after it)."""
     return {log: theirs.get(log, 0) for log, seq in mine.items() if seq > theirs.get(log, 0)}

@@ -121,16 +121,9 @@ def _int(v: object) -> bool:
 
 def parse_body(body: bytes) -> Observation:
     """Validate a `ratelimit` record body from any peer; LogRuleError when it breaks the format."""
-    if len(body) > MAX_BODY:
-        raise LogRuleError("ratelimit record too large")
-    import orjson
+    from meshd.core.oplog import load_object
 
-    try:
-        d = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise LogRuleError(f"ratelimit record is not JSON: {e}") from None
-    if not isinstance(d, dict):
-        raise LogRuleError("ratelimit record is not an object")
+    d = load_object(body, "ratelimit", MAX_BODY)
     at, source, windows = d.get("at"), d.get("source", "statusline"), d.get("windows")
     if not _int(at) or not 0 < at <= MAX_AT_MS:  # type: ignore[operator]
         raise LogRuleError("ratelimit record: 'at' must be epoch milliseconds")

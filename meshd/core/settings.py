@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from meshd.core import hlc as hlc_mod
+from meshd.core.oplog import load_object
 from meshd.errors import LogRuleError
 
 # Plan -> monthly price in USD (DESIGN §3); `api` pays per token, so it has no fixed price.
@@ -109,13 +110,8 @@ def make(key: str, value: object, hlc: int) -> Setting:
 
 def parse_body(body: bytes) -> Setting:
     """Validate a `setting` record body from any peer; LogRuleError when it breaks the format."""
-    if len(body) > MAX_BODY:
-        raise LogRuleError("setting record too large")
-    try:
-        d = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise LogRuleError(f"setting record is not JSON: {e}") from None
-    if not isinstance(d, dict) or "key" not in d or "value" not in d:
+    d = load_object(body, "setting", MAX_BODY)
+    if "key" not in d or "value" not in d:
         raise LogRuleError("setting record must be an object with key, value and hlc")
     h = d.get("hlc")
     if not hlc_mod.valid(h):
