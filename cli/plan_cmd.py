@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from meshctl.render import emit_json, fmt_cost, table
-from meshd.query import pace_summary  # noqa: F401  (status and plan use it from here)
+from meshd.query import pace_summary
 
 
 def pace_lines(s: dict[str, Any]) -> list[str]:

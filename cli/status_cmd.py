@@ -94,7 +94,9 @@ def status(ctx: click.Context, as_json: bool, tz: str | None, live: bool, compac
         "devices": len({o for o, _e in vec}),
         "records": sum(vec.values()),
     }
-    from meshctl.plan_cmd import pace_lines, pace_summary
+    from meshd.query import pace_summary
+
+    from meshctl.plan_cmd import pace_lines
 
     pace = pace_summary(conn, config.cost_mode, zone, now)  # plan value, pace, budgets (mesh-wide)
     data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])

@@ -156,14 +156,20 @@ class Daemon:
         assert self.creds is not None and self.gossip is not None
         server = peer_server(self.gossip, self.creds, self._contact)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        port = self._bind(server, listen, "")
+        await server.start()
+        self.peer_server, self.port = server, port
+
+    def _bind(self, server: grpc.aio.Server, listen: str, what: str) -> int:
+        """Add a TCP port with the mesh credentials; MeshError (one line) when it cannot be had."""
+        assert self.creds is not None
         try:
             port = self.creds.add_port(server, listen)
         except RuntimeError as e:
-            raise MeshError(f"cannot listen on {listen}: {e}") from None
+            raise MeshError(f"cannot listen on {listen}{what}: {e}") from None
         if not port:
-            raise MeshError(f"cannot listen on {listen} (address in use?)")
-        await server.start()
-        self.peer_server, self.port = server, port
+            raise MeshError(f"cannot listen on {listen}{what} (address in use?)")
+        return port
 
     async def _close_peer_connections(self) -> None:
         """Close every open peer connection: grpc cannot close one client's connection, so the peer
@@ -231,12 +237,7 @@ class Daemon:
         assert self.creds is not None
         server = grpc.aio.server(interceptors=list(getattr(self.creds, "interceptors", [])))
         self._add_local_services(server)
-        try:
-            port = self.creds.add_port(server, listen)
-        except RuntimeError as e:
-            raise MeshError(f"cannot listen on {listen} for the local API: {e}") from None
-        if not port:
-            raise MeshError(f"cannot listen on {listen} for the local API (address in use?)")
+        port = self._bind(server, listen, " for the local API")
         await server.start()
         sys.stderr.write(f"meshd: local API also on {listen.rpartition(':')[0]}:{port} (mutual TLS)\n")
         return server
