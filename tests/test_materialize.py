@@ -292,3 +292,81 @@ def test_schema_upgrade_rebuilds_the_same_views(tmp_path: Path, monkeypatch: pyt
     r.conn.close()
     r2 = open_replica(home=home)
     assert views(r2) == before
+
+
+# ---- our own ingest's road: decoded rows ---------------------------------------------------
+
+own = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # which message
+        st.booleans(),  # sidechain
+        st.integers(0, 3),  # extra output tokens
+        st.sampled_from([None, "standard", "fast"]),
+        st.sampled_from(["r1", "r2", None]),  # request id
+        st.booleans(),  # a message id at all
+        st.sampled_from(["claude", "codex"]),
+        st.sampled_from([None, 0.5, 3]),  # logged cost
+        st.booleans(),  # from a peer (the SQL road) rather than our own ingest
+        st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-6"]),  # 200k tiers; a fast multiplier
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(copies=own, cuts=st.lists(st.integers(1, 40), max_size=6))
+def test_rows_road_equals_the_sql_road(tmp_path_factory: pytest.TempPathFactory, copies, cuts) -> None:
+    """Rows appended decoded (append_usage_rows, in any chunks, mixed with peers' batches) equal,
+    column for column and bucket for bucket, what the SQL road makes of the same log."""
+    coster = make_coster(tmp_path_factory.mktemp("price"))
+    r = fresh(coster)
+    mine: list[UsageEntry] = []
+    theirs: list[UsageEntry] = []
+    for msg, side, extra, speed, rid, has_mid, prov, cost, peer, claude in copies:
+        es = theirs if peer else mine
+        model = claude if prov == "claude" else "gpt-5"
+        es.append(UsageEntry(1_700_000_000_000 + len(es) * 450_000, prov, model, "s", "p", 10, 5 + extra,
+                             3, 1, 200_100 if extra == 3 else 7, cost_usd=cost, speed=speed, is_sidechain=side,
+                             message_id=f"m{msg}" if has_mid else None, request_id=rid,
+                             line_key=None if has_mid else f"lk{msg}"))
+    start = 0
+    for c in sorted(set(cuts)) + [len(mine)]:
+        if c > start and start < len(mine):
+            with transaction(r.conn):
+                r.append_usage(mine[start:c])
+            start = c
+    if theirs:
+        apply(r, A, [orjson.dumps(e.to_record()) for e in theirs])
+
+    def views() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        return rows(r), r.conn.execute("SELECT * FROM rollup ORDER BY 1, 2, 3, 4").fetchall()
+
+    got = views()
+    assert len(got[0]) == len(copies) and got[1]
+    with transaction(r.conn):
+        r.conn.execute("DELETE FROM usage")
+        r.conn.execute("DELETE FROM rollup")
+        r.rebuild()  # every record again, through the SQL road
+    assert views() == got
+
+
+@settings(max_examples=150, deadline=None)
+@given(copies=st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.integers(0, 2), st.booleans(),
+                                 st.sampled_from(["r1", "r2", None])), min_size=1, max_size=12))
+def test_batch_flags_equal_core_dedup(copies) -> None:
+    """The rows road's in-batch winners are core/dedup's, group by group."""
+    from meshd.store.materialize import _batch_flags, entry_row
+
+    es = [UsageEntry(1_700_000_000_000 + i, "claude", "m", "s", "p", 10, 5 + extra, speed="fast" if speed else None,
+                     is_sidechain=side, message_id=f"m{msg}", request_id=rid)
+          for i, (msg, side, extra, speed, rid) in enumerate(copies)]
+    w, dw = _batch_flags(A, 7, 40, [entry_row(e) for e in es])
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(es):
+        groups.setdefault(dedup_key(e) or "", []).append(i)
+    for idx in groups.values():
+        cs = [Copy(es[i].is_sidechain, es[i].request_id, rank(es[i]), (A, 7, 40 + i)) for i in idx]
+        ew, ww = exact_winners(cs), winners(cs)
+        assert [w[i] for i in idx] == [int(j in ew) for j in range(len(idx))]
+        assert [dw[i] for i in idx] == [int(j in ww) for j in range(len(idx))]

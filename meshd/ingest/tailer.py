@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -23,6 +23,9 @@ from meshd.core.claude_log import USAGE_MARKER, MalformedLine, parse_line
 from meshd.core.entry import UsageEntry
 from meshd.ingest.sources import LogFile
 from meshd.store.replica import Replica, transaction
+
+if TYPE_CHECKING:
+    from meshd.store.materialize import Row
 
 CHUNK = 8 << 20
 MAX_LINE = 64 << 20
@@ -153,7 +156,7 @@ def ingest_file(
                 if chunk is not None:
                     chunk.begin(conn, lf, fresh)
                 if pre is not None and chunk is None and pre.matches(row, st, start):
-                    bodies = pre.bodies
+                    bodies, rows = pre.bodies, pre.rows
                     consumed, lineno, skipped, last_skip = pre.consumed, pre.lineno_end, pre.skipped, pre.last_skip
                 else:
                     f.seek(start)
@@ -166,10 +169,10 @@ def ingest_file(
                         entries, skipped, last_skip, lineno = chunk.parse(body, lineno, lf, replica.device_id)
                     else:
                         entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    bodies = record_bodies(entries)
+                    bodies, rows = record_bodies(entries), record_rows(entries)
                 pre = None  # a prefetched plan is good for one step only
                 if bodies:
-                    replica.append_local("usage", bodies)
+                    replica.append_usage_rows(bodies, rows)
                 new_offset = start + consumed
                 if chunk is not None:
                     chunk.commit(conn, lf)
@@ -201,6 +204,7 @@ def ingest_group(
     more: list[LogFile] = []
     conn = replica.conn
     bodies: list[bytes] = []
+    rows: list[Row] = []
     saves: list[tuple[object, ...]] = []
     with transaction(conn):
         for lf, pre in files:
@@ -220,7 +224,7 @@ def ingest_group(
                     continue
                 res.replaced |= cur is not None and fresh
                 if pre is not None and pre.matches(row, st, start):
-                    got = pre.bodies
+                    got, got_rows = pre.bodies, pre.rows
                     consumed, lineno, skipped, last_skip = pre.consumed, pre.lineno_end, pre.skipped, pre.last_skip
                 else:
                     f.seek(start)
@@ -229,8 +233,9 @@ def ingest_group(
                         saves.append((lf, st, start, _head(f, start), lineno, 0, 0, None, fresh))
                         continue
                     entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    got = record_bodies(entries)
+                    got, got_rows = record_bodies(entries), record_rows(entries)
                 bodies.extend(got)
+                rows.extend(got_rows)
                 new_offset = start + consumed
                 saves.append((lf, st, new_offset, _head(f, new_offset), lineno, len(got), skipped, last_skip, fresh))
                 res.entries += len(got)
@@ -239,7 +244,7 @@ def ingest_group(
                 if new_offset < st.st_size:
                     more.append(lf)
         if bodies:
-            replica.append_local("usage", bodies)
+            replica.append_usage_rows(bodies, rows)
         for lf, st, offset, head, lineno, n, skipped, last_skip, fresh in saves:
             _store_cursor(conn, lf, st, offset, head, lineno, n, skipped, last_skip, reset=fresh)
     if progress is not None:
@@ -290,6 +295,7 @@ class Parsed:
     bodies: list[bytes]  # usage records as the log stores them (UsageEntry.to_record)
     skipped: int
     last_skip: str | None
+    rows: list[Row]  # the same records decoded (store/materialize.entry_row), for the write path
 
     def matches(self, row: tuple[object, ...] | None, st: os.stat_result, start: int) -> bool:
         return (
@@ -316,13 +322,20 @@ def preparse(lf: LogFile, cursor: tuple[object, ...] | None, device_id: str, lim
         return None
     entries, skipped, last_skip, lineno_end = parse_lines(data[: end + 1], lineno, lf, device_id)
     return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, record_bodies(entries), skipped,
-                  last_skip)
+                  last_skip, record_rows(entries))
 
 
 def record_bodies(entries: list[UsageEntry]) -> list[bytes]:
     """Log record bodies of usage entries."""
     dumps = orjson.dumps
     return [dumps(e.to_record()) for e in entries]
+
+
+def record_rows(entries: list[UsageEntry]) -> list[Row]:
+    """The same entries as the write path takes them decoded (Replica.append_usage_rows)."""
+    from meshd.store.materialize import entry_row
+
+    return [entry_row(e) for e in entries]
 
 
 def _resume_point(f, cur: Cursor | None, st: os.stat_result) -> tuple[int, int, bool]:  # type: ignore[no-untyped-def]

@@ -21,6 +21,12 @@ a first ingest's chunk, a rebuild), in a handful of statements:
    rule), so the result never depends on arrival order.
 4. **rollup**: new winners are added to their 15-minute buckets with one GROUP BY; buckets where
    a stored row gained or lost `winner` are recomputed from `usage`.
+
+Our own ingest takes a shorter road, `materialize_rows`: its entries were just parsed (in the parse
+workers, by `entry_row`), so nothing is read back out of JSON; rows are priced in Python by the
+coster itself, the winners of groups whose copies all arrive together are chosen in Python by
+core/dedup's own functions, and only groups that also have stored copies go through the window
+functions of step 3. Both roads give identical rows (tests/test_materialize.py).
 """
 
 from __future__ import annotations
@@ -39,6 +45,20 @@ from meshd.store.replica import model_label
 
 Coster = Callable[[UsageEntry], float]
 MAX_TOKENS = 1 << 53  # core/entry.py's bound on token counts
+
+# A decoded usage record, as `materialize_rows` takes it: what the log body says, without price,
+# flags or log position. Plain tuples: parse workers build them and pickle them back cheaply.
+Row = tuple[int, str, str, str, str, int, int, int, int, int, int, "float | None", "str | None", int,
+            "str | None", "str | None", "int | None"]
+# (ts, provider, model, project, session, input, output, cw5, cw1, cr, reasoning, cost_logged,
+#  speed, sidechain, dkey, rid, limit_reset); `model` is the logged name, not the report label.
+
+
+def entry_row(e: UsageEntry) -> Row:
+    """The Row of a parsed entry."""
+    return (e.ts, e.provider, e.model, e.project, e.session_id, e.input_tokens, e.output_tokens,
+            e.cache_write_5m_tokens, e.cache_write_1h_tokens, e.cache_read_tokens, e.reasoning_tokens,
+            e.cost_usd, e.speed, 1 if e.is_sidechain else 0, dedup_key(e), e.request_id, e.usage_limit_reset)
 
 _TEMP_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS price(model TEXT PRIMARY KEY, inp REAL, out REAL, cw REAL, cr REAL,"
@@ -204,6 +224,13 @@ SELECT n.dkey FROM usage AS n NOT INDEXED WHERE n.id > ?1 AND n.dkey IS NOT NULL
 AND EXISTS (SELECT 1 FROM usage AS o WHERE o.dkey = n.dkey AND o.id != n.id)
 """
 
+# For rows whose in-batch groups were settled in Python: only keys that stored rows have too.
+_CONTESTED_STORED = """
+INSERT OR IGNORE INTO temp.contested(dkey)
+SELECT n.dkey FROM usage AS n NOT INDEXED WHERE n.id > ?1 AND n.dkey IS NOT NULL
+AND EXISTS (SELECT 1 FROM usage AS o WHERE o.dkey = n.dkey AND o.id <= ?1)
+"""
+
 # Flags of every copy in the contested groups (core/dedup.py) where they change. Rank: not a
 # sidechain, larger token total, has speed; ties go to the smaller log position. `winner`: the
 # first copy per (message, requestId). `dwinner`: if the group has a non-sidechain copy, the
@@ -320,19 +347,67 @@ class UsageMaterializer:
             if conn.execute("SELECT changes()").fetchone()[0] < len(bodies):
                 self._rows_in_python(origin, epoch, lo, hi, last_id)
             self._price_new(last_id)
-            conn.execute(_CONTESTED, (last_id,))
-            touched = False
-            if conn.execute("SELECT 1 FROM temp.contested LIMIT 1").fetchone() is not None:
-                conn.execute(_FLIPS)
-                conn.execute(_APPLY_FLIPS)
-                conn.execute(_TOUCHED_FROM_FLIPS, (last_id,))
-                touched = conn.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone() is not None
-            conn.execute(_ROLLUP_ADD_NEW, (origin, last_id, not touched))
-            if touched:
-                recompute_touched(conn)
+            self._settle(origin, last_id, _CONTESTED)
         finally:
             for t in ("contested", "flips", "touched"):
                 conn.execute(f"DELETE FROM temp.{t}")
+
+    def materialize_rows(self, origin: str, epoch: int, first_seq: int, rows: list[Row]) -> None:
+        """Usage rows for usage records stored in log `(origin, epoch)` from `first_seq` on, one Row
+        each (`rows[i]` is seq first_seq + i), decoded already: our own ingest's road. Inside the
+        caller's transaction."""
+        if not rows:
+            return
+        conn = self.conn
+        create_temp(conn)
+        try:
+            last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM usage").fetchone()[0]
+            costs = self._costs(rows)
+            w, dw = _batch_flags(origin, epoch, first_seq, rows)
+            conn.executemany(
+                f"INSERT INTO usage({_USAGE_COLS}) VALUES({','.join('?' * 24)})",
+                [(origin, epoch, first_seq + i, ts, prov, _label(prov, m, sp), proj, sess, i_, o, c5, c1, cr, r,
+                  cl, costs[i], sp, sc, dk, rid, i_ + o + c5 + c1 + cr, w[i], dw[i], ul)
+                 for i, (ts, prov, m, proj, sess, i_, o, c5, c1, cr, r, cl, sp, sc, dk, rid, ul) in enumerate(rows)])
+            self._settle(origin, last_id, _CONTESTED_STORED)
+        finally:
+            for t in ("contested", "flips", "touched"):
+                conn.execute(f"DELETE FROM temp.{t}")
+
+    def _settle(self, origin: str, last_id: int, contested: str) -> None:
+        """Steps 3 and 4 for the rows after `last_id`: winners of the groups `contested` names, rollup."""
+        conn = self.conn
+        conn.execute(contested, (last_id,))
+        touched = False
+        if conn.execute("SELECT 1 FROM temp.contested LIMIT 1").fetchone() is not None:
+            conn.execute(_FLIPS)
+            conn.execute(_APPLY_FLIPS)
+            conn.execute(_TOUCHED_FROM_FLIPS, (last_id,))
+            touched = conn.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone() is not None
+        conn.execute(_ROLLUP_ADD_NEW, (origin, last_id, not touched))
+        if touched:
+            recompute_touched(conn)
+
+    def _costs(self, rows: list[Row]) -> list[float]:
+        """cost_calc of each row: the coster's price, computed as the coster computes it."""
+        coster, price = self.coster, self.price
+        if price is not None:
+            from meshd.core.pricing import entry_cost
+        out: list[float] = []
+        append = out.append
+        seen: dict[tuple[object, ...], float] = {}  # copies of one message mostly carry the same counts
+        for ts, prov, m, _j, _s, i, o, c5, c1, cr, r, _cl, sp, *_rest in rows:
+            key = (prov, m, i, o, c5, c1, cr, r, sp)
+            c = seen.get(key)
+            if c is None:
+                if price is not None and prov == "claude":  # make_coster's cost(), without an entry
+                    p = price(m)
+                    c = 0.0 if p is None else entry_cost(p, i, o, c5, c1, cr, sp)
+                else:
+                    c = coster(UsageEntry(ts, prov, m, "", "", i, o, c5, c1, cr, r, speed=sp))
+                seen[key] = c
+            append(c)
+        return out
 
     def _state_rates(self) -> None:
         """temp.price as this coster knows it (its changes roll back with a failed transaction)."""
@@ -407,3 +482,48 @@ def _rates(model: str, p: object) -> tuple[object, ...] | None:
             p.output_above_200k_tokens, p.cache_write_above_200k_tokens,  # type: ignore[attr-defined]
             p.cache_read_above_200k_tokens, p.input * ONE_HOUR_CACHE_FACTOR,  # type: ignore[attr-defined]
             None if hi is None else hi * ONE_HOUR_CACHE_FACTOR, p.fast_multiplier)  # type: ignore[attr-defined]
+
+
+def _label(provider: str, model: str, speed: str | None) -> str:
+    """replica.model_label of a row's fields."""
+    return model + "-fast" if speed == "fast" and model and provider != "codex" else model
+
+
+def _batch_flags(origin: str, epoch: int, first_seq: int, rows: list[Row]) -> tuple[list[int], list[int]]:
+    """(winner, dwinner) of each row by core/dedup's rule over the copies in `rows` alone.
+
+    core/dedup's `exact_winners` and `winners`, specialised to one log range: there the position
+    order is the index order, so a copy's standing is the tuple (not a sidechain, token total, has
+    speed, -index), largest best (tests/test_materialize.py checks it against core/dedup).
+    """
+    n = len(rows)
+    w, dw = [1] * n, [1] * n
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        k = row[14]
+        if k is not None:
+            g = groups.get(k)
+            if g is None:
+                groups[k] = [i]
+            else:
+                g.append(i)
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        best: dict[object, tuple[tuple[int, int, int, int], int]] = {}  # request id -> (standing, index)
+        for i in idx:
+            _t, _p, _m, _j, _s, i_, o, c5, c1, cr, _r, _cl, sp, sc, _k, rid, _ul = rows[i]
+            st = (0 if sc else 1, i_ + o + c5 + c1 + cr, 0 if sp is None else 1, -i)
+            b = best.get(rid)
+            if b is None or st > b[0]:
+                best[rid] = (st, i)
+            w[i] = dw[i] = 0
+        mains = [b for b in best.values() if b[0][0] == 1]
+        for _st, i in best.values():
+            w[i] = 1
+        if mains:  # a request's best copy is a main one whenever it has one
+            for _st, i in mains:
+                dw[i] = 1
+        else:  # all sidechain copies: the single best
+            dw[max(best.values())[1]] = 1
+    return w, dw

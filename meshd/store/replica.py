@@ -22,7 +22,7 @@ from meshd.store.limits import apply_ratelimit
 from meshd.store.settings import apply_setting
 
 if TYPE_CHECKING:
-    from meshd.store.materialize import Scan, UsageMaterializer
+    from meshd.store.materialize import Row, Scan, UsageMaterializer
 
 Coster = Callable[[UsageEntry], float]
 _SMALL_KINDS = {"ratelimit": apply_ratelimit, "setting": apply_setting}
@@ -133,8 +133,24 @@ class Replica:
 
     def append_usage(self, entries: Iterable[UsageEntry]) -> tuple[int, int]:
         """Append usage entries as records of this device's log. Inside a transaction."""
+        from meshd.store.materialize import entry_row
+
+        es = list(entries)
         dumps = orjson.dumps
-        return self.append_local("usage", [dumps(e.to_record()) for e in entries])
+        return self.append_usage_rows([dumps(e.to_record()) for e in es], [entry_row(e) for e in es])
+
+    def append_usage_rows(self, bodies: list[bytes], rows: list[Row]) -> tuple[int, int]:
+        """Append usage records to this device's log, given decoded as well (`rows[i]` is
+        `materialize.entry_row` of the entry `bodies[i]` encodes): nothing is decoded again.
+        Returns (first_seq, last_seq). Inside a transaction."""
+        held = self.held(self.device_id, self.epoch)
+        if bodies:
+            recs = tuple(Record(seq, "usage", b) for seq, b in enumerate(bodies, start=held + 1))
+            self._insert_log(self.device_id, self.epoch, recs)
+            if self.device_id not in forgotten_ids(self.conn):
+                self.usage.materialize_rows(self.device_id, self.epoch, held + 1, rows)
+            self._set_held(self.device_id, self.epoch, recs[-1].seq)
+        return held + 1, held + len(bodies)
 
     def apply_batch(self, batch: Batch, scan: Scan | None = None, *, checked: bool = False) -> int:
         """Apply a peer's batch on top of what we hold; returns records applied. Inside a transaction.
@@ -207,6 +223,10 @@ class Replica:
 
     def _store(self, origin: str, epoch: int, recs: tuple[Record, ...], scan: Scan | None = None) -> None:
         """Insert log records and materialize them."""
+        self._insert_log(origin, epoch, recs)
+        self._materialize_records(origin, epoch, recs, scan)
+
+    def _insert_log(self, origin: str, epoch: int, recs: tuple[Record, ...]) -> None:
         if is_device_id(origin) and type(epoch) is int:  # checked values: bound once, in the SQL text
             row = f"('{origin}', {epoch}, ?, ?, ?)"
             sql = "INSERT INTO log(origin, epoch, seq, kind, body) VALUES"
@@ -225,7 +245,6 @@ class Replica:
                 "INSERT INTO log(origin, epoch, seq, kind, body) VALUES(?,?,?,?,?)",
                 [(origin, epoch, r.seq, r.kind, r.body) for r in recs],
             )
-        self._materialize_records(origin, epoch, recs, scan)
 
     def _materialize_records(self, origin: str, epoch: int, recs: tuple[Record, ...], scan: Scan | None = None
                              ) -> None:
