@@ -356,12 +356,12 @@ def test_rows_road_equals_the_sql_road(tmp_path_factory: pytest.TempPathFactory,
                                  st.sampled_from(["r1", "r2", None])), min_size=1, max_size=12))
 def test_batch_flags_equal_core_dedup(copies) -> None:
     """The rows road's in-batch winners are core/dedup's, group by group."""
-    from meshd.store.materialize import _batch_flags, entry_row
+    from meshd.store.materialize import _batch_flags, record_row
 
     es = [UsageEntry(1_700_000_000_000 + i, "claude", "m", "s", "p", 10, 5 + extra, speed="fast" if speed else None,
                      is_sidechain=side, message_id=f"m{msg}", request_id=rid)
           for i, (msg, side, extra, speed, rid) in enumerate(copies)]
-    w, dw = _batch_flags(A, 7, 40, [entry_row(e) for e in es])
+    w, dw = _batch_flags(A, 7, 40, [record_row(e.to_record()) for e in es])
     groups: dict[str, list[int]] = {}
     for i, e in enumerate(es):
         groups.setdefault(dedup_key(e) or "", []).append(i)

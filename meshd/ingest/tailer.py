@@ -169,7 +169,7 @@ def ingest_file(
                         entries, skipped, last_skip, lineno = chunk.parse(body, lineno, lf, replica.device_id)
                     else:
                         entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    bodies, rows = record_bodies(entries), record_rows(entries)
+                    bodies, rows = record_bodies(entries)
                 pre = None  # a prefetched plan is good for one step only
                 if bodies:
                     replica.append_usage_rows(bodies, rows)
@@ -233,7 +233,7 @@ def ingest_group(
                         saves.append((lf, st, start, _head(f, start), lineno, 0, 0, None, fresh))
                         continue
                     entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    got, got_rows = record_bodies(entries), record_rows(entries)
+                    got, got_rows = record_bodies(entries)
                 bodies.extend(got)
                 rows.extend(got_rows)
                 new_offset = start + consumed
@@ -295,7 +295,7 @@ class Parsed:
     bodies: list[bytes]  # usage records as the log stores them (UsageEntry.to_record)
     skipped: int
     last_skip: str | None
-    rows: list[Row]  # the same records decoded (store/materialize.entry_row), for the write path
+    rows: list[Row]  # the same records decoded (store/materialize.record_row), for the write path
 
     def matches(self, row: tuple[object, ...] | None, st: os.stat_result, start: int) -> bool:
         return (
@@ -321,21 +321,23 @@ def preparse(lf: LogFile, cursor: tuple[object, ...] | None, device_id: str, lim
     if end < 0:
         return None
     entries, skipped, last_skip, lineno_end = parse_lines(data[: end + 1], lineno, lf, device_id)
-    return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, record_bodies(entries), skipped,
-                  last_skip, record_rows(entries))
+    bodies, rows = record_bodies(entries)
+    return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, bodies, skipped, last_skip, rows)
 
 
-def record_bodies(entries: list[UsageEntry]) -> list[bytes]:
-    """Log record bodies of usage entries."""
+def record_bodies(entries: list[UsageEntry]) -> tuple[list[bytes], list[Row]]:
+    """Log record bodies of usage entries, and the same records decoded for the write path
+    (store/materialize.record_row, taken by Replica.append_usage_rows)."""
+    from meshd.store.materialize import record_row
+
     dumps = orjson.dumps
-    return [dumps(e.to_record()) for e in entries]
-
-
-def record_rows(entries: list[UsageEntry]) -> list[Row]:
-    """The same entries as the write path takes them decoded (Replica.append_usage_rows)."""
-    from meshd.store.materialize import entry_row
-
-    return [entry_row(e) for e in entries]
+    bodies: list[bytes] = []
+    rows: list[Row] = []
+    for e in entries:
+        d = e.to_record()
+        bodies.append(dumps(d))
+        rows.append(record_row(d))
+    return bodies, rows
 
 
 def _resume_point(f, cur: Cursor | None, st: os.stat_result) -> tuple[int, int, bool]:  # type: ignore[no-untyped-def]

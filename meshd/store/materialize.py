@@ -23,7 +23,7 @@ a first ingest's chunk, a rebuild), in a handful of statements:
    a stored row gained or lost `winner` are recomputed from `usage`.
 
 Our own ingest takes a shorter road, `materialize_rows`: its entries were just parsed (in the parse
-workers, by `entry_row`), so nothing is read back out of JSON; rows are priced in Python by the
+workers, by `record_row`), so nothing is read back out of JSON; rows are priced in Python by the
 coster itself, the winners of groups whose copies all arrive together are chosen in Python by
 core/dedup's own functions, and only groups that also have stored copies go through the window
 functions of step 3. Both roads give identical rows (tests/test_materialize.py).
@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -54,11 +55,18 @@ Row = tuple[int, str, str, str, str, int, int, int, int, int, int, "float | None
 #  speed, sidechain, dkey, rid, limit_reset); `model` is the logged name, not the report label.
 
 
-def entry_row(e: UsageEntry) -> Row:
-    """The Row of a parsed entry."""
-    return (e.ts, e.provider, e.model, e.project, e.session_id, e.input_tokens, e.output_tokens,
-            e.cache_write_5m_tokens, e.cache_write_1h_tokens, e.cache_read_tokens, e.reasoning_tokens,
-            e.cost_usd, e.speed, 1 if e.is_sidechain else 0, dedup_key(e), e.request_id, e.usage_limit_reset)
+def record_row(d: dict[str, Any]) -> Row:
+    """The Row of a usage record as `UsageEntry.to_record` makes it (our own parse: not re-checked)."""
+    get = d.get
+    p, mid = d["p"], get("mid")
+    if mid is not None:
+        dk = f"{p}\x1f{mid}"  # core/dedup.dedup_key
+    else:
+        lk = get("lk")
+        dk = None if lk is None else f"line\x1f{lk}"
+    return (d["t"], p, d["m"], d["j"], d["s"], d["i"], d["o"], d["c5"], d["c1"], d["cr"], get("r", 0), get("$"),
+            get("sp"), 1 if get("sc") else 0, dk, get("rid"), get("ul"))
+
 
 _TEMP_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS price(model TEXT PRIMARY KEY, inp REAL, out REAL, cw REAL, cr REAL,"

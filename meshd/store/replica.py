@@ -133,15 +133,15 @@ class Replica:
 
     def append_usage(self, entries: Iterable[UsageEntry]) -> tuple[int, int]:
         """Append usage entries as records of this device's log. Inside a transaction."""
-        from meshd.store.materialize import entry_row
+        from meshd.store.materialize import record_row
 
-        es = list(entries)
+        ds = [e.to_record() for e in entries]
         dumps = orjson.dumps
-        return self.append_usage_rows([dumps(e.to_record()) for e in es], [entry_row(e) for e in es])
+        return self.append_usage_rows([dumps(d) for d in ds], [record_row(d) for d in ds])
 
     def append_usage_rows(self, bodies: list[bytes], rows: list[Row]) -> tuple[int, int]:
         """Append usage records to this device's log, given decoded as well (`rows[i]` is
-        `materialize.entry_row` of the entry `bodies[i]` encodes): nothing is decoded again.
+        `materialize.record_row` of the record `bodies[i]` encodes): nothing is decoded again.
         Returns (first_seq, last_seq). Inside a transaction."""
         held = self.held(self.device_id, self.epoch)
         if bodies:
