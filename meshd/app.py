@@ -199,7 +199,13 @@ def ingest_local(
         summary.skipped += r.skipped
         summary.bytes_read += r.bytes_read
 
-    claude_todo = [t for t in todo if t[0].provider == "claude"]
+    # Copies of one session file in several folders (CLAUDE_CONFIG_DIR=a,b) side by side: then they
+    # usually share an ingest group, whose duplicates are settled in Python, not against stored rows.
+    roots: dict[str, int] = {}
+    for lf, _n in todo:
+        roots.setdefault(lf.source, len(roots))
+    claude_todo = sorted((t for t in todo if t[0].provider == "claude"),
+                         key=lambda t: (t[0].path[len(t[0].source):], roots[t[0].source]))
     codex_todo = [t for t in todo if t[0].provider == "codex"]
 
     # Small files go in groups, one transaction (and one bulk materialization) per group; a file
