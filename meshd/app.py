@@ -214,6 +214,16 @@ def ingest_local(
     group: list[tuple[LogFile, Parsed | None]] = []
     group_bytes = 0
 
+    # A bulk ingest (a first one) leaves WAL checkpoints to a thread of their own (store/checkpoint.py),
+    # not to its commits; the daemon's writer connection does so always (autocheckpoint 0 already).
+    ckpt = None
+    auto = replica.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    if total >= BULK_BYTES and auto:
+        from meshd.store.checkpoint import Checkpointer
+
+        replica.conn.execute("PRAGMA wal_autocheckpoint=0")
+        ckpt = Checkpointer(config.db_path)
+
     def flush() -> None:
         nonlocal group, group_bytes
         if group:
@@ -221,17 +231,18 @@ def ingest_local(
             count(r, len(group))
             for lf in more:
                 count(ingest_file(replica, lf, progress=tick), 0)
+            if ckpt is not None:
+                ckpt.maybe()
         group, group_bytes = [], 0
 
-    bulk = total >= BULK_BYTES  # a first ingest: checkpoint the WAL seldom (fewer fsyncs)
-    if bulk:
-        replica.conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
     try:
         for lf, pre in _prefetched(claude_todo, cursors, replica.device_id, total if parallel else 0):
             n = pending[lf.path]
             if n > CHUNK:
                 flush()
                 count(ingest_file(replica, lf, progress=tick, pre=pre), 1)
+                if ckpt is not None:
+                    ckpt.maybe()
                 continue
             group.append((lf, pre))
             group_bytes += n
@@ -246,15 +257,15 @@ def ingest_local(
             for lf, _n in codex_todo:
                 count(ingest_file(replica, lf, progress=tick, chunk=chunks), 1)
     finally:
-        if bulk:
-            replica.conn.execute("PRAGMA wal_autocheckpoint=1000")
+        if ckpt is not None:
+            replica.conn.execute(f"PRAGMA wal_autocheckpoint={auto}")
+            ckpt.close(wait=False)  # a running checkpoint goes on while the report is made
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
 GROUP_FILES = 256  # files in one ingest transaction at most
 BULK_BYTES = 64 << 20  # new bytes that make an ingest a bulk one
-BULK_CHECKPOINT_PAGES = 16384  # WAL pages between checkpoints during a bulk ingest (64 MiB)
 
 
 PARALLEL_MIN_BYTES = 48 << 20  # below this a worker's start-up costs more than it saves

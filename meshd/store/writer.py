@@ -3,15 +3,14 @@
 Every call is short and runs off the event loop; the async methods implement
 `meshd.sync.gossip.LogStore`. Reads (vectors, pull streams) use a read-only connection in WAL
 mode, so a large catch-up stream never blocks local ingest. WAL checkpoints run in a third
-thread with a connection of their own (PASSIVE: they never block the writer), so a catch-up's
-writer spends no time copying pages into the database file.
+thread (store/checkpoint.py), so a catch-up's writer spends no time copying pages into the
+database file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from typing import TypeVar
 from meshd.config import Config
 from meshd.core.oplog import Batch, Vector, check_batch
 from meshd.errors import LogGapError, LogRuleError, OwnLogAhead
+from meshd.store.checkpoint import CHECKPOINT_BYTES, Checkpointer
 from meshd.store.db import connect, new_epoch, set_meta
 from meshd.store.forget import forgotten_ids
 from meshd.store.materialize import Scan, scan_batch
@@ -28,7 +28,6 @@ from meshd.store.replica import Replica, transaction
 log = logging.getLogger("meshd.store")
 T = TypeVar("T")
 READ_AHEAD_MAX = 4  # batches read ahead for pull streams (each under 1 MiB)
-CHECKPOINT_BYTES = 32 << 20  # WAL size that starts a background checkpoint
 
 
 class ReplicaStore:
@@ -43,44 +42,17 @@ class ReplicaStore:
         self.device_id = ""
         self.epoch = 0
         self._ahead: dict[tuple[str, int, int, int], asyncio.Future[Batch | None]] = {}  # batches read ahead
-        self._c = ThreadPoolExecutor(1, thread_name_prefix="meshd-checkpoint")
-        self._ckpt_conn: sqlite3.Connection | None = None  # lives in the checkpoint thread
-        self._ckpt_pending = False
-        self._wal = str(config.db_path) + "-wal"
+        self._ckpt = Checkpointer(config.db_path)
 
     async def _write(self, fn: Callable[[], T]) -> T:
         def run() -> T:
             try:
                 return fn()
             finally:
-                self._maybe_checkpoint()
+                if self.replica is not None:
+                    self._ckpt.maybe()
 
         return await asyncio.get_running_loop().run_in_executor(self._w, run)
-
-    def _maybe_checkpoint(self) -> None:
-        """In the writer thread: hand a large WAL to the checkpoint thread (one at a time)."""
-        if self._ckpt_pending or self.replica is None:
-            return
-        try:
-            if os.stat(self._wal).st_size < CHECKPOINT_BYTES:
-                return
-        except OSError:
-            return
-        self._ckpt_pending = True
-        try:
-            self._c.submit(self._checkpoint)
-        except RuntimeError:  # shut down
-            self._ckpt_pending = False
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._ckpt_conn is None:
-                self._ckpt_conn = connect(self.config.db_path)
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as e:
-            log.warning("background checkpoint failed: %s", e)
-        finally:
-            self._ckpt_pending = False
 
     async def _read(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._r, fn)
@@ -116,12 +88,7 @@ class ReplicaStore:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._ckpt_conn is not None:
-            try:
-                await loop.run_in_executor(self._c, self._ckpt_conn.close)
-            except sqlite3.Error:
-                pass
-        self._c.shutdown(wait=False)
+        self._ckpt.close(wait=False)
         for pool, rep in ((self._w, self.replica), (self._r, self._ro)):
             if rep is not None:
                 try:
