@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
-from meshd.core.claude_log import USAGE_MARKER, MalformedLine, parse_line
+from meshd.core.claude_log import USAGE_MARKER, MalformedLine, marked_record, parse_line
 from meshd.core.entry import UsageEntry
 from meshd.ingest.sources import LogFile
 from meshd.store.replica import Replica, transaction
@@ -167,9 +167,10 @@ def ingest_file(
                         return res
                     if chunk is not None:
                         entries, skipped, last_skip, lineno = chunk.parse(body, lineno, lf, replica.device_id)
+                        bodies, rows = record_bodies(entries)
                     else:
-                        entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    bodies, rows = record_bodies(entries)
+                        bodies, rows, skipped, last_skip, lineno = parse_bodies(
+                            body, lineno, lf, replica.device_id, parser)
                 pre = None  # a prefetched plan is good for one step only
                 if bodies:
                     replica.append_usage_rows(bodies, rows)
@@ -232,8 +233,7 @@ def ingest_group(
                     if not consumed:  # only a partial line: it waits for the next run
                         saves.append((lf, st, start, _head(f, start), lineno, 0, 0, None, fresh))
                         continue
-                    entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, replica.device_id, parser)
-                    got, got_rows = record_bodies(entries)
+                    got, got_rows, skipped, last_skip, lineno = parse_bodies(body, lineno, lf, replica.device_id, parser)
                 bodies.extend(got)
                 rows.extend(got_rows)
                 new_offset = start + consumed
@@ -282,6 +282,47 @@ def parse_lines(body: bytes, lineno: int, lf: LogFile, device_id: str, parser: P
     return entries, skipped, last_skip, lineno
 
 
+def parse_bodies(body: bytes, lineno: int, lf: LogFile, device_id: str, parser: Parser = parse_line
+                 ) -> tuple[list[bytes], list[Row], int, str | None, int]:
+    """Complete lines -> (record bodies, their rows, skipped lines, last skip reason, line number
+    after them): `record_bodies` of parse_lines' entries and the rest of its answer, without
+    building UsageEntry objects for the Claude parser (claude_log.marked_record: the hot path of
+    an ingest)."""
+    if parser is not parse_line:
+        entries, skipped, last_skip, lineno = parse_lines(body, lineno, lf, device_id, parser)
+        bodies, rows = record_bodies(entries)
+        return bodies, rows, skipped, last_skip, lineno
+    from meshd.store.materialize import record_row
+
+    bodies: list[bytes] = []
+    rows: list[Row] = []
+    append, append_row = bodies.append, rows.append
+    dumps = orjson.dumps
+    record = marked_record
+    project, session_id = lf.project, lf.session_id
+    skipped = 0
+    last_skip = None
+    for line in body.split(b"\n")[:-1]:
+        lineno += 1
+        if USAGE_MARKER in line:
+            try:
+                d = record(line, project, session_id)
+            except MalformedLine as err:
+                skipped += 1
+                last_skip = f"line {lineno}: {err}"
+                continue
+            if d is None:
+                continue
+            if "mid" not in d:
+                d["lk"] = _line_key(device_id, lf.path, lineno, line)
+            append(dumps(d))
+            append_row(record_row(d))
+        elif (line[:1] != b"{" or line[-1:] != b"}") and line and not _looks_like_json(line):
+            skipped += 1
+            last_skip = f"line {lineno}: not JSON"
+    return bodies, rows, skipped, last_skip, lineno
+
+
 @dataclass(slots=True)
 class Parsed:
     """One chunk of a file parsed ahead of its write transaction, and the state it assumed."""
@@ -314,14 +355,14 @@ def preparse(lf: LogFile, cursor: tuple[object, ...] | None, device_id: str, lim
             st = os.fstat(f.fileno())
             start, lineno, _fresh = _resume_point(f, None if cursor is None else Cursor(*cursor), st)  # type: ignore[arg-type]
             f.seek(start)
-            data = f.read(limit)
+            # no more than the file holds: a read of `limit` bytes allocates all of them first
+            data = f.read(min(limit, st.st_size - start)) if st.st_size > start else b""
     except OSError:
         return None
     end = data.rfind(b"\n")
     if end < 0:
         return None
-    entries, skipped, last_skip, lineno_end = parse_lines(data[: end + 1], lineno, lf, device_id)
-    bodies, rows = record_bodies(entries)
+    bodies, rows, skipped, last_skip, lineno_end = parse_bodies(data[: end + 1], lineno, lf, device_id)
     return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, bodies, skipped, last_skip, rows)
 
 
@@ -358,7 +399,11 @@ def _read_lines(f) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
     Reads about CHUNK bytes; a single line longer than that is read whole, and one longer than
     MAX_LINE is consumed without being kept (it is then counted as a skipped line).
     """
-    data = f.read(CHUNK)
+    try:  # no more than the file holds: a read of CHUNK bytes allocates all of them first
+        want = min(CHUNK, max(0, os.fstat(f.fileno()).st_size - f.tell()))
+    except OSError:
+        want = CHUNK
+    data = f.read(want)
     end = data.rfind(b"\n")
     if end >= 0:
         return data[: end + 1], end + 1
