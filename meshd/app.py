@@ -270,15 +270,44 @@ BULK_BYTES = 64 << 20  # new bytes that make an ingest a bulk one
 
 PARALLEL_MIN_BYTES = 48 << 20  # below this a worker's start-up costs more than it saves
 PREFETCH_LIMIT = 32 << 20  # bytes of one file parsed ahead in one step
-PREFETCH_WINDOW = 128  # files parsed ahead at most (bounds memory: each at most PREFETCH_LIMIT bytes)
+TASK_BYTES = 4 << 20  # new bytes in one worker task: few, large tasks (each costs IPC), yet a short wait
+TASK_FILES = 64  # files in one worker task at most
+PREFETCH_BYTES = 96 << 20  # new bytes parsed ahead at most (bounds memory; bodies are ~1/6 of it)
+
+
+def _tasks(todo: list[tuple[LogFile, int]]) -> list[list[tuple[LogFile, int]]]:
+    """Consecutive files in tasks of about TASK_BYTES new bytes (a large file is a task alone)."""
+    tasks: list[list[tuple[LogFile, int]]] = []
+    cur: list[tuple[LogFile, int]] = []
+    size = 0
+    for lf, n in todo:
+        n = min(n, PREFETCH_LIMIT)
+        if cur and (size + n > TASK_BYTES or len(cur) >= TASK_FILES):
+            tasks.append(cur)
+            cur, size = [], 0
+        cur.append((lf, n))
+        size += n
+    if cur:
+        tasks.append(cur)
+    return tasks
+
+
+def _preparse_task(items: list[tuple[LogFile, tuple[object, ...] | None]], device_id: str, limit: int
+                   ) -> list[Parsed | None]:
+    """A worker task: the next chunk of each of its files (tailer.preparse)."""
+    from meshd.ingest.tailer import preparse
+
+    return [preparse(lf, cursor, device_id, limit) for lf, cursor in items]
 
 
 def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, total: int):  # type: ignore[no-untyped-def,type-arg]
-    """Yield (file, chunk parsed ahead or None); a large backlog is parsed in worker processes.
+    """Yield (file, chunk parsed ahead or None), in `todo`'s order; a large backlog is parsed ahead.
 
-    The main process keeps every write (SQLite is single-writer anyway); workers only parse, so
-    first ingests use both cores. A worker's result is applied only if nothing changed since
-    (tailer.Parsed.matches), so this never changes what gets counted.
+    The main process keeps every write (SQLite is single-writer anyway). Files are parsed in
+    tasks of several files by worker processes, and by the main process whenever it would
+    otherwise wait for one: it takes the last task not yet started (Future.cancel succeeds only
+    on those) and parses it itself, so both cores stay busy. A chunk parsed ahead is applied
+    only if nothing changed since (tailer.Parsed.matches), so this never changes what is counted.
     """
     import os
 
@@ -289,39 +318,61 @@ def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, 
         return
     import multiprocessing
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    from meshd.ingest.tailer import preparse
-
-    def plan(c):  # type: ignore[no-untyped-def]
+    def plan(lf: LogFile):  # type: ignore[no-untyped-def]
+        c = cursors.get(lf.path)
         return None if c is None else (c.dev, c.ino, c.size, c.mtime_ns, c.offset, c.head, c.lineno)
 
+    def run_here(task):  # type: ignore[no-untyped-def]
+        try:
+            return _preparse_task([(lf, plan(lf)) for lf, _n in task], device_id, PREFETCH_LIMIT)
+        except Exception:  # as for a worker: a failure only costs the speed-up
+            return None
+
+    tasks = deque(_tasks(todo))
     # fork: no re-import of __main__ and no start-up cost; callers promise they hold no threads.
     with ProcessPoolExecutor(max_workers=min(workers, 3), mp_context=multiprocessing.get_context("fork"),
                              initializer=_die_with_parent, initargs=(os.getpid(),)) as ex:
-        pending: deque = deque()  # type: ignore[type-arg]
-        queue = iter(todo)
+        pending: deque = deque()  # type: ignore[type-arg]  # [task, Future | results | None, bytes]
+        ahead = 0
 
         def submit() -> None:
-            item = next(queue, None)
-            if item is not None:
-                lf = item[0]
+            nonlocal ahead
+            while tasks and (ahead < PREFETCH_BYTES or len(pending) < 2):
+                task = tasks.popleft()
                 try:
-                    fut = ex.submit(preparse, lf, plan(cursors.get(lf.path)), device_id, PREFETCH_LIMIT)
-                except Exception:  # a broken pool: the file is read serially instead
+                    fut = ex.submit(_preparse_task, [(lf, plan(lf)) for lf, _n in task], device_id, PREFETCH_LIMIT)
+                except Exception:  # a broken pool: the files are read serially instead
                     fut = None
-                pending.append((lf, fut))
+                n = sum(n for _lf, n in task)
+                pending.append([task, fut, n])
+                ahead += n
 
-        for _ in range(PREFETCH_WINDOW):
-            submit()
+        def steal() -> bool:
+            """Parse the last task no worker has started, here; False when there is none."""
+            for item in reversed(pending):
+                fut = item[1]
+                if isinstance(fut, Future) and fut.cancel():
+                    item[1] = run_here(item[0])
+                    return True
+            return False
+
+        submit()
         while pending:
-            lf, fut = pending.popleft()
+            task, got, n = pending[0]
+            if isinstance(got, Future):
+                while not got.done() and steal():
+                    pass
+                try:
+                    got = got.result()
+                except Exception:  # a worker failure only costs the speed-up
+                    got = None
+            pending.popleft()
+            ahead -= n
             submit()
-            try:
-                pre = None if fut is None else fut.result()
-            except Exception:  # a worker failure only costs the speed-up
-                pre = None
-            yield lf, pre
+            for i, (lf, _n) in enumerate(task):
+                yield lf, None if got is None else got[i]
 
 
 def _die_with_parent(parent: int) -> None:

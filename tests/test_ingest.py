@@ -162,16 +162,58 @@ def test_parallel_prefetch_counts_exactly_what_serial_ingest_counts(tmp_path: Pa
     from tests.histgen import generate
 
     h = generate(tmp_path / "hist", folders=2, target_bytes=3 << 20, seed=3)
-    totals = []
-    for name, threshold, limit in (("serial", 1 << 60, 32 << 20), ("parallel", 0, 64 << 10)):
-        monkeypatch.setattr(app, "PARALLEL_MIN_BYTES", threshold)
-        monkeypatch.setattr(app, "PREFETCH_LIMIT", limit)  # small: files take several steps
-        home = tmp_path / name
-        home.mkdir()
-        conn = connect(home / "meshd.db")
-        init_schema(conn)
-        r = Replica(conn, DEV, 1, lambda e: 0.0)
-        s = ingest_local(r, Config(home=home, claude_dirs=tuple(map(str, h.folders))), parallel=True)
-        totals.append((counted(r), s.skipped, r.vector(),
-                       conn.execute("SELECT path, offset, lineno, entries, skipped FROM files ORDER BY path").fetchall()))
-    assert totals[0] == totals[1]
+    runs = (("serial", 1 << 60, 32 << 20, 4 << 20), ("parallel", 0, 64 << 10, 4 << 20),
+            ("small-tasks", 0, 32 << 20, 64 << 10))
+    totals = [_ingest_totals(tmp_path / name, h, monkeypatch, threshold, limit, task)
+              for name, threshold, limit, task in runs]
+    assert totals[0] == totals[1] == totals[2]
+
+
+def _ingest_totals(home: Path, h, monkeypatch, threshold: int, limit: int, task: int):  # type: ignore[no-untyped-def]
+    """Everything an ingest leaves: totals, skips, the files table and every record body."""
+    import meshd.app as app
+
+    monkeypatch.setattr(app, "PARALLEL_MIN_BYTES", threshold)
+    monkeypatch.setattr(app, "PREFETCH_LIMIT", limit)  # small: files take several steps
+    monkeypatch.setattr(app, "TASK_BYTES", task)
+    home.mkdir()
+    conn = connect(home / "meshd.db")
+    init_schema(conn)
+    r = Replica(conn, DEV, 1, lambda e: 0.0)
+    s = ingest_local(r, Config(home=home, claude_dirs=tuple(map(str, h.folders))), parallel=True)
+    bodies = sorted(bytes(b) for (b,) in conn.execute("SELECT body FROM log WHERE kind='usage'"))
+    return (counted(r), s.entries, s.skipped, r.vector(), bodies,
+            conn.execute("SELECT path, offset, lineno, entries, skipped, last_skip FROM files ORDER BY path").fetchall())
+
+
+_MAIN_PID = os.getpid()
+_PARSED_IN_MAIN: list[int] = []
+
+
+def _slow_worker_task(items, device_id, limit):  # type: ignore[no-untyped-def]
+    """app._preparse_task, slow in a worker process: the main process must take tasks over."""
+    import time
+
+    from meshd.ingest.tailer import preparse
+
+    if os.getpid() != _MAIN_PID:
+        time.sleep(0.2)
+    else:
+        _PARSED_IN_MAIN.append(len(items))
+    return [preparse(lf, cursor, device_id, limit) for lf, cursor in items]
+
+
+def test_main_process_parses_what_the_worker_has_not_started(tmp_path: Path, monkeypatch) -> None:
+    """While it waits for a worker, the main process parses tasks no worker started; same results."""
+    import meshd.app as app
+
+    from tests.histgen import generate
+
+    h = generate(tmp_path / "hist", folders=2, target_bytes=2 << 20, seed=5)
+    serial = _ingest_totals(tmp_path / "serial", h, monkeypatch, 1 << 60, 32 << 20, 4 << 20)
+    monkeypatch.setattr(app, "_preparse_task", _slow_worker_task)
+    _PARSED_IN_MAIN.clear()
+    stolen = _ingest_totals(tmp_path / "stolen", h, monkeypatch, 0, 32 << 20, 64 << 10)
+    assert stolen == serial
+    if (os.cpu_count() or 1) > 1:  # one core: no worker, nothing to take over
+        assert sum(_PARSED_IN_MAIN) > 0
