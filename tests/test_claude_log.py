@@ -199,6 +199,7 @@ def test_caches_stay_bounded() -> None:
                                                                      f"{i % 60:02d}:00.000Z")), "p", "s")
     assert len(claude_log._VERSIONS_OK) <= claude_log._CACHE_MAX
     assert len(claude_log._MINUTES) <= claude_log._CACHE_MAX
+    assert len(claude_log._HOURS) <= claude_log._CACHE_MAX
 
 
 GRID = [None, True, False, 0, -1, 7, 2**53, 2**53 + 1, 1.5, -0.0, "", "x", "fast", "standard", "2.0.1", "1.2",

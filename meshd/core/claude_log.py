@@ -137,6 +137,7 @@ def parse_line(line: bytes, project: str, session_id: str) -> UsageEntry | None:
 _CACHE_MAX = 4096  # entries of each cache below; cleared when full (hostile input cannot grow them)
 _VERSIONS_OK: dict[str, bool] = {}  # version string -> matches _VERSION_RE (few distinct values)
 _MINUTES: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms of that minute, UTC
+_HOURS: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> epoch ms of that hour, UTC
 _D60 = {f"{i:02d}": i * 1000 for i in range(60)}  # seconds field -> ms
 _D1000 = {f"{i:03d}": i for i in range(1000)}  # milliseconds field -> ms
 _MAX_TOKENS = 1 << 53
@@ -146,14 +147,25 @@ _JSONDecodeError = orjson.JSONDecodeError
 
 def _minute(prefix: str) -> int | None:
     """Epoch ms of a "YYYY-MM-DDTHH:MM" prefix, judged by the reference parser; None: not one."""
-    if (len(prefix) != 16 or prefix[4] != "-" or prefix[7] != "-" or prefix[10] != "T" or prefix[13] != ":"
-            or prefix[11:13] >= "24" or not prefix.isascii() or not (prefix[:4] + prefix[5:7] + prefix[8:10] + prefix[11:13]
-                                            + prefix[14:]).isdigit()):
+    if prefix[13:14] != ":":
         return None
-    try:
-        ms = parse_timestamp(prefix + ":00.000Z")
-    except MalformedLine:
+    mi = _D60.get(prefix[14:])
+    hour = _HOURS.get(prefix[:13])
+    if hour is None:
+        if (len(prefix) != 16 or prefix[4] != "-" or prefix[7] != "-" or prefix[10] != "T"
+                or prefix[11:13] >= "24" or not prefix.isascii()
+                or not (prefix[:4] + prefix[5:7] + prefix[8:10] + prefix[11:13]).isdigit()):
+            return None
+        try:
+            hour = parse_timestamp(prefix[:13] + ":00:00.000Z")
+        except MalformedLine:
+            return None
+        if len(_HOURS) >= _CACHE_MAX:
+            _HOURS.clear()
+        _HOURS[prefix[:13]] = hour
+    if mi is None:
         return None
+    ms = hour + mi * 60  # mi: the minutes field read as seconds, in ms
     if len(_MINUTES) >= _CACHE_MAX:
         _MINUTES.clear()
     _MINUTES[prefix] = ms

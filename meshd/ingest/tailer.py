@@ -362,7 +362,9 @@ def preparse(lf: LogFile, cursor: tuple[object, ...] | None, device_id: str, lim
     end = data.rfind(b"\n")
     if end < 0:
         return None
-    bodies, rows, skipped, last_skip, lineno_end = parse_bodies(data[: end + 1], lineno, lf, device_id)
+    if end + 1 < len(data):
+        data = data[: end + 1]
+    bodies, rows, skipped, last_skip, lineno_end = parse_bodies(data, lineno, lf, device_id)
     return Parsed(cursor, st.st_dev, st.st_ino, start, end + 1, lineno_end, bodies, skipped, last_skip, rows)
 
 
