@@ -300,6 +300,21 @@ def _preparse_task(items: list[tuple[LogFile, tuple[object, ...] | None]], devic
     return [preparse(lf, cursor, device_id, limit) for lf, cursor in items]
 
 
+def _preparse_packed(items: list[tuple[LogFile, tuple[object, ...] | None]], device_id: str, limit: int) -> bytes:
+    """_preparse_task in a worker, its answer packed with marshal: about 3x cheaper than pickling
+    the rows' tuples (the pool then pickles one bytes object)."""
+    import marshal
+
+    return marshal.dumps([None if p is None else tuple(getattr(p, f) for f in Parsed.__slots__)
+                          for p in _preparse_task(items, device_id, limit)])
+
+
+def _unpacked(blob: bytes) -> list[Parsed | None]:
+    import marshal
+
+    return [None if t is None else Parsed(*t) for t in marshal.loads(blob)]
+
+
 def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, total: int):  # type: ignore[no-untyped-def,type-arg]
     """Yield (file, chunk parsed ahead or None), in `todo`'s order; a large backlog is parsed ahead.
 
@@ -342,7 +357,7 @@ def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, 
             while tasks and (ahead < PREFETCH_BYTES or len(pending) < 2):
                 task = tasks.popleft()
                 try:
-                    fut = ex.submit(_preparse_task, [(lf, plan(lf)) for lf, _n in task], device_id, PREFETCH_LIMIT)
+                    fut = ex.submit(_preparse_packed, [(lf, plan(lf)) for lf, _n in task], device_id, PREFETCH_LIMIT)
                 except Exception:  # a broken pool: the files are read serially instead
                     fut = None
                 n = sum(n for _lf, n in task)
@@ -365,7 +380,7 @@ def _prefetched(todo: list[tuple[LogFile, int]], cursors: dict, device_id: str, 
                 while not got.done() and steal():
                     pass
                 try:
-                    got = got.result()
+                    got = _unpacked(got.result())
                 except Exception:  # a worker failure only costs the speed-up
                     got = None
             pending.popleft()

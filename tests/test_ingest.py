@@ -217,3 +217,18 @@ def test_main_process_parses_what_the_worker_has_not_started(tmp_path: Path, mon
     assert stolen == serial
     if (os.cpu_count() or 1) > 1:  # one core: no worker, nothing to take over
         assert sum(_PARSED_IN_MAIN) > 0
+
+
+def test_worker_answers_pack_and_unpack_to_the_same_chunks(tmp_path: Path) -> None:
+    """What a worker sends back (marshal) is the very Parsed the main process would have made."""
+    import meshd.app as app
+    from meshd.ingest.sources import LogFile
+    from meshd.ingest.tailer import preparse
+
+    f = tmp_path / "s.jsonl"
+    f.write_text("\n".join([line(1), line(2, mid=""), "garbage", line(3, side=True, costUSD=1)]) + "\n")
+    lf = LogFile(path=str(f), source=str(tmp_path), project="p", session_id="s")
+    want = [preparse(lf, None, DEV, 1 << 20), None]
+    missing = LogFile(path=str(tmp_path / "gone.jsonl"), source=str(tmp_path), project="p", session_id="g")
+    got = app._unpacked(app._preparse_packed([(lf, None), (missing, None)], DEV, 1 << 20))
+    assert got == want and want[0] is not None and len(want[0].rows) == 3 and want[0].skipped == 1
