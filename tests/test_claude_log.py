@@ -171,14 +171,17 @@ LINES = st.one_of(
     mutated(),
     st.just(dumps(base_line())),
     st.builds(lambda: dumps(base_line(message={"usage": {"input_tokens": 1, "output_tokens": 2}}))),  # no id
-    st.sampled_from([b"", b"garbage", b"{}", b'{"type":"user"}\r', b"  {}  ", b"[1]", b"{", b"\r"]),
+    st.sampled_from([b"", b"garbage", b"{}", b'{"type":"user"}\r', b"  {}  ", b"[1]", b"{", b"\r", b"}", b"{x",
+                     b"x}", b" ", b'{"a":"usage"}', b'"usage":{', b'{"usage":{}}', b"\x00\xff"]),
+    st.binary(max_size=12),
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(LINES, max_size=12), st.integers(0, 5))
-def test_parse_bodies_equals_parse_lines_and_record_bodies(lines: list[bytes], lineno: int) -> None:
-    body = b"".join(x.replace(b"\n", b" ") + b"\n" for x in lines)
+@settings(max_examples=500, deadline=None)
+@given(st.lists(LINES, max_size=12), st.integers(0, 5), st.binary(max_size=20))
+def test_parse_bodies_equals_parse_lines_and_record_bodies(lines: list[bytes], lineno: int, tail: bytes) -> None:
+    """Chunks of any lines (and a partial last line, which neither reads) give the same answer."""
+    body = b"".join(x.replace(b"\n", b" ") + b"\n" for x in lines) + tail.replace(b"\n", b" ")
     entries, skipped, last_skip, end = parse_lines(body, lineno, LF, DEV)
     assert parse_bodies(body, lineno, LF, DEV) == (*record_bodies(entries), skipped, last_skip, end)
 

@@ -302,24 +302,40 @@ def parse_bodies(body: bytes, lineno: int, lf: LogFile, device_id: str, parser: 
     project, session_id = lf.project, lf.session_id
     skipped = 0
     last_skip = None
-    for line in body.split(b"\n")[:-1]:
+    # No split into lines: find the next marker, walk the newlines before it (lines without usage:
+    # only "does it look like JSON", judged on its first and last byte), then parse its line.
+    find = body.find
+    end = body.rfind(b"\n") + 1  # complete lines only, as in parse_lines
+    pos = 0
+    while pos < end:
+        m = find(USAGE_MARKER, pos, end)
+        if m < 0:
+            m = end
+        while (nl := find(b"\n", pos, m)) >= 0:
+            lineno += 1
+            if nl != pos and (body[pos] != 123 or body[nl - 1] != 125):  # not "{...}": look closer
+                if not _looks_like_json(body[pos:nl]):
+                    skipped += 1
+                    last_skip = f"line {lineno}: not JSON"
+            pos = nl + 1
+        if m == end:
+            break
+        nl = find(b"\n", m, end)
+        line = body[pos:nl]
         lineno += 1
-        if USAGE_MARKER in line:
-            try:
-                d = record(line, project, session_id)
-            except MalformedLine as err:
-                skipped += 1
-                last_skip = f"line {lineno}: {err}"
-                continue
-            if d is None:
-                continue
-            if "mid" not in d:
-                d["lk"] = _line_key(device_id, lf.path, lineno, line)
-            append(dumps(d))
-            append_row(record_row(d))
-        elif (line[:1] != b"{" or line[-1:] != b"}") and line and not _looks_like_json(line):
+        pos = nl + 1
+        try:
+            d = record(line, project, session_id)
+        except MalformedLine as err:
             skipped += 1
-            last_skip = f"line {lineno}: not JSON"
+            last_skip = f"line {lineno}: {err}"
+            continue
+        if d is None:
+            continue
+        if "mid" not in d:
+            d["lk"] = _line_key(device_id, lf.path, lineno, line)
+        append(dumps(d))
+        append_row(record_row(d))
     return bodies, rows, skipped, last_skip, lineno
 
 
