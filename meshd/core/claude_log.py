@@ -231,10 +231,11 @@ def marked_record(line: bytes, project: str, session_id: str) -> dict[str, Any] 
         or (type(rid) is not str or not rid) and (rid is not None or "requestId" in obj)
         or (type(mid) is not str or not mid) and (mid is not None or "id" in msg)
         or (type(model) is not str or not model) and (model is not None or "model" in msg)
-        or (type(version) is not str or not _version_ok(version)) and (version is not None or "version" in obj)
+        or (type(version) is not str or _VERSIONS_OK.get(version) is not True and not _version_ok(version))
+        and (version is not None or "version" in obj)
         or cost is not None and type(cost) is not float and type(cost) is not int
         or cost is None and "costUSD" in obj
-        or get("isApiErrorMessage") is not False and "isApiErrorMessage" in obj  # true: a limit line
+        or "isApiErrorMessage" in obj and get("isApiErrorMessage") is not False  # true: a limit line
         or get("cwd") is None and "cwd" in obj
         or speed is None and "speed" in usage
         or type(inp) is not int or not 0 <= inp <= _MAX_TOKENS
