@@ -165,7 +165,7 @@ def _minute(prefix: str) -> int | None:
         _HOURS[prefix[:13]] = hour
     if mi is None:
         return None
-    ms = hour + mi * 60  # mi: the minutes field read as seconds, in ms
+    ms = hour + mi * 60  # _D60 gives 1000 x the field: minutes in ms
     if len(_MINUTES) >= _CACHE_MAX:
         _MINUTES.clear()
     _MINUTES[prefix] = ms
