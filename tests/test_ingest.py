@@ -232,3 +232,18 @@ def test_worker_answers_pack_and_unpack_to_the_same_chunks(tmp_path: Path) -> No
     missing = LogFile(path=str(tmp_path / "gone.jsonl"), source=str(tmp_path), project="p", session_id="g")
     got = app._unpacked(app._preparse_packed([(lf, None), (missing, None)], DEV, 1 << 20))
     assert got == want and want[0] is not None and len(want[0].rows) == 3 and want[0].skipped == 1
+
+
+def test_worker_tasks_keep_file_order_and_bounds(monkeypatch) -> None:
+    import meshd.app as app
+    from meshd.ingest.sources import LogFile
+
+    monkeypatch.setattr(app, "TASK_BYTES", 100)
+    monkeypatch.setattr(app, "TASK_FILES", 3)
+    monkeypatch.setattr(app, "PREFETCH_LIMIT", 500)
+    sizes = [10, 20, 80, 5, 5, 5, 5, 1000, 0, 60, 60]
+    todo = [(LogFile(path=f"/p/{i}.jsonl", source="/p", project="p", session_id=str(i)), n) for i, n in enumerate(sizes)]
+    tasks = app._tasks(todo)
+    assert [lf for t in tasks for lf, _n in t] == [lf for lf, _n in todo]  # every file once, in order
+    assert [[n for _lf, n in t] for t in tasks] == [[10, 20], [80, 5, 5], [5, 5], [500], [0, 60], [60]]
+    assert app._tasks([]) == []
