@@ -9,31 +9,8 @@ from typing import Any
 import click
 
 from meshctl.render import emit_json, fmt_cost, table
+from meshctl.report_views import pace_lines  # noqa: F401 (status_cmd and tests import it from here)
 from meshd.query import pace_summary
-
-
-def pace_lines(s: dict[str, Any]) -> list[str]:
-    """The plan, pace and budget lines of `status` and `monthly`."""
-    lines = []
-    p = s["plan"]
-    if p["plan"] is None:
-        lines.append(f"Plan     not set (API-equivalent {fmt_cost(p['apiEquivalentCost'])} in {s['month']};"
-                     " `meshctl plan set pro|max5x|max20x|api`)")
-    elif p["monthlyPrice"] is None:
-        lines.append(f"Plan     {p['plan']}: {fmt_cost(p['apiEquivalentCost'])} in {s['month']}")
-    else:
-        lines.append(f"Plan     {p['plan']} ({fmt_cost(p['monthlyPrice'])}/month): API-equivalent "
-                     f"{fmt_cost(p['apiEquivalentCost'])} in {s['month']} ({p['ratio']:.2f}x the price)")
-    pc = s["pace"]
-    lines.append(f"Pace     {fmt_cost(pc['dailyAverage'])}/day this month, trend {pc['trend']}; projected "
-                 f"{fmt_cost(pc['week']['projectedCost'])} this week, {fmt_cost(pc['month']['projectedCost'])} this month")
-    for b in s["budgets"]:
-        flag = {"warning": "  WARNING: 90% used", "exceeded": "  OVER BUDGET"}.get(b["status"], "")
-        if not flag and b["projectedStatus"] != "ok":
-            flag = "  (on pace to exceed)" if b["projectedStatus"] == "exceeded" else "  (on pace for 90%)"
-        lines.append(f"Budget   {b['project']}: {fmt_cost(b['totalCost'])} of {fmt_cost(b['budget'])} "
-                     f"({b['percentUsed']:.0f}%), projected {fmt_cost(b['projectedCost'])}{flag}")
-    return lines
 
 
 # -- plan -----------------------------------------------------------------------------------------

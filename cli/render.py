@@ -1,19 +1,50 @@
-"""Plain-text tables that fit the terminal (80 columns by default) and JSON output."""
+"""Plain-text tables that fit the terminal (80 columns by default), JSON output, click.echo's twin.
+
+No click and no orjson here: the report commands' fast path (cli/entry.py) prints through this."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
 
-import orjson
-
 
 def emit_json(data: object) -> None:
-    """Pretty JSON on stdout, like ccusage's --json."""
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    """Pretty JSON on stdout, like ccusage's --json: orjson's bytes (OPT_INDENT_2 | OPT_SORT_KEYS).
+
+    Written by meshd.core.jsontext unless orjson is loaded already (importing it costs more than
+    writing a report; for a large report, orjson is faster once loaded)."""
+    if "orjson" in sys.modules:
+        import orjson
+
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    else:
+        from meshd.core.jsontext import dumps
+
+        text = dumps(data).encode() + b"\n"
+    sys.stdout.buffer.write(text)
     sys.stdout.flush()
+
+
+_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")  # what click.echo strips when the stream is no terminal
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """click.echo(text[, err=True]) for a str: a newline, ANSI codes stripped unless a terminal, flushed."""
+    out = sys.stderr if err else sys.stdout
+    if out is None:
+        return
+    text += "\n"
+    try:
+        tty = out.isatty()
+    except (OSError, ValueError):
+        tty = False
+    if not tty:
+        text = _ANSI.sub("", text)
+    out.write(text)
+    out.flush()
 
 
 def term_width() -> int:

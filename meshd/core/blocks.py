@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from datetime import date, timezone, tzinfo
 from typing import Any
 
-from meshd.core.entry import UsageRow
+from meshd.core.row import UsageRow
 from meshd.core.periods import DayKeys, date_str, iso_ms
 from meshd.core.reports import NOT_A_MODEL
 from meshd.errors import ConfigError

@@ -1,13 +1,17 @@
-"""Read-only queries over the merged usage view (winning copies only)."""
+"""Read-only queries over the merged usage view (winning copies only).
+
+Every report reads through here, so the module stays light: no dataclasses, no writer code
+(`BUCKET_MS` is store/replica.py's rollup bucket, which a test keeps equal)."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import NamedTuple
 
-from meshd.core.entry import UsageRow
-from meshd.store.replica import BUCKET_MS
+from meshd.core.row import UsageRow
+
+BUCKET_MS = 900_000  # the rollup's bucket (store/replica.py)
 
 _COST = {
     "auto": "COALESCE(cost_logged, cost_calc)",
@@ -16,9 +20,8 @@ _COST = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RowFilter:
-    """Which winning usage rows a report reads."""
+class RowFilter(NamedTuple):
+    """Which winning usage rows a report reads (`flt._replace(...)` for a variant)."""
 
     since_ms: int | None = None
     until_ms: int | None = None
