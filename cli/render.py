@@ -14,9 +14,9 @@ from collections.abc import Sequence
 def emit_json(data: object) -> None:
     """Pretty JSON on stdout, like ccusage's --json: orjson's bytes (OPT_INDENT_2 | OPT_SORT_KEYS).
 
-    Written by meshd.core.jsontext unless orjson is loaded already (importing it costs more than
-    writing a report; for a large report, orjson is faster once loaded)."""
-    if "orjson" in sys.modules:
+    Written by meshd.core.jsontext unless orjson is loaded already or the report is large:
+    importing orjson costs more than writing a report of a few hundred rows in Python."""
+    if "orjson" in sys.modules or _items(data) > ORJSON_ITEMS:
         import orjson
 
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
@@ -26,6 +26,16 @@ def emit_json(data: object) -> None:
         text = dumps(data).encode() + b"\n"
     sys.stdout.buffer.write(text)
     sys.stdout.flush()
+
+
+ORJSON_ITEMS = 1000  # rows in a report from which loading orjson pays off (e.g. `session` on a long history)
+
+
+def _items(data: object) -> int:
+    """Rows in a report: the lengths of its top-level lists and dicts."""
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) for v in data.values() if isinstance(v, (list, dict)))
 
 
 _ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")  # what click.echo strips when the stream is no terminal

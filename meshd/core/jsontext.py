@@ -49,13 +49,27 @@ def number(x: float) -> str:
 def dumps(obj: Any, *, indent: bool = True) -> str:
     """`orjson.dumps(obj, option=OPT_SORT_KEYS | (OPT_INDENT_2 if indent else 0)).decode()`.
 
-    For dicts, lists, tuples, str, int, float, bool and None (TypeError for anything else)."""
+    For dicts with str keys, lists, tuples, str, int, float, bool and None (TypeError otherwise)."""
     out: list[str] = []
     if indent:
-        _pretty(obj, out, "\n")
+        _pretty(obj, out.append, "\n")
     else:
-        _compact(obj, out)
+        _compact(obj, out.append)
     return "".join(out)
+
+
+_KEYS: dict[str, str] = {}  # key -> '"key": ' (reports repeat a few dozen keys thousands of times)
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        s = _KEYS.get(k)
+        if s is None:
+            s = string(str(k)) + ": "
+            if len(_KEYS) < 4096:
+                _KEYS[k] = s
+        return s
+    raise TypeError("Dict key must be str")
 
 
 def _scalar(obj: Any) -> str | None:
@@ -63,7 +77,7 @@ def _scalar(obj: Any) -> str | None:
     if t is str:
         return string(obj)
     if t is int:
-        return str(obj)
+        return int.__repr__(obj)
     if t is float:
         return number(obj)
     if obj is None:
@@ -74,74 +88,78 @@ def _scalar(obj: Any) -> str | None:
         return "false"
     if isinstance(obj, str):
         return string(str(obj))
-    if isinstance(obj, int) and not isinstance(obj, bool):
+    if isinstance(obj, int):
         return int.__repr__(obj)
     if isinstance(obj, float):
         return number(float(obj))
     return None
 
 
-def _pretty(obj: Any, out: list[str], nl: str) -> None:
-    s = _scalar(obj)
-    if s is not None:
-        out.append(s)
-        return
+def _pretty(obj: Any, app: Any, nl: str) -> None:
+    """Append obj's indented text (at the depth `nl` ends with) through `app`."""
     if isinstance(obj, dict):
         if not obj:
-            out.append("{}")
+            app("{}")
             return
         inner = nl + "  "
         sep = "{" + inner
-        for k in sorted(obj, key=_key):
-            out.append(sep)
-            out.append(string(_key(k)))
-            out.append(": ")
-            _pretty(obj[k], out, inner)
+        for k in sorted(obj, key=_sort_key):
+            v = obj[k]
+            t = type(v)
+            if t is str:
+                app(sep + _key(k) + string(v))
+            elif t is int:
+                app(sep + _key(k) + int.__repr__(v))
+            elif t is float:
+                app(sep + _key(k) + number(v))
+            else:
+                app(sep + _key(k))
+                _pretty(v, app, inner)
             sep = "," + inner
-        out.append(nl + "}")
+        app(nl + "}")
         return
     if isinstance(obj, (list, tuple)):
         if not obj:
-            out.append("[]")
+            app("[]")
             return
         inner = nl + "  "
         sep = "[" + inner
         for v in obj:
-            out.append(sep)
-            _pretty(v, out, inner)
+            app(sep)
+            _pretty(v, app, inner)
             sep = "," + inner
-        out.append(nl + "]")
+        app(nl + "]")
         return
-    raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
-
-
-def _compact(obj: Any, out: list[str]) -> None:
     s = _scalar(obj)
-    if s is not None:
-        out.append(s)
-        return
+    if s is None:
+        raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
+    app(s)
+
+
+def _compact(obj: Any, app: Any) -> None:
     if isinstance(obj, dict):
         sep = "{"
-        for k in sorted(obj, key=_key):
-            out.append(sep)
-            out.append(string(_key(k)))
-            out.append(":")
-            _compact(obj[k], out)
+        for k in sorted(obj, key=_sort_key):
+            app(sep + _key(k)[:-1])  # '"key":'
+            _compact(obj[k], app)
             sep = ","
-        out.append("}" if obj else "{}")
+        app("}" if obj else "{}")
         return
     if isinstance(obj, (list, tuple)):
         sep = "["
         for v in obj:
-            out.append(sep)
-            _compact(v, out)
+            app(sep)
+            _compact(v, app)
             sep = ","
-        out.append("]" if obj else "[]")
+        app("]" if obj else "[]")
         return
-    raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
+    s = _scalar(obj)
+    if s is None:
+        raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
+    app(s)
 
 
-def _key(k: Any) -> str:
-    if type(k) is str or isinstance(k, str):
-        return str(k)
+def _sort_key(k: Any) -> str:
+    if isinstance(k, str):
+        return k
     raise TypeError("Dict key must be str")
