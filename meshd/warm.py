@@ -110,22 +110,54 @@ def settled(conn: sqlite3.Connection, config: Config) -> bool:
     return meta.get("announced") == info_key(device_info(config.device_name or default_device_name()))
 
 
+LISTING_CACHE = "listing.cache"  # in the home: the cached folder listing (meshd/ingest/listing.py)
+
+
 def ingested(conn: sqlite3.Connection, config: Config) -> bool:
     """Whether `ingest_local` would read nothing: every local file is at its cursor."""
-    from meshd.ingest.sources import local_files
-
-    cursors = {r[0]: r[1:] for r in conn.execute("SELECT path, dev, ino, size, mtime_ns, offset FROM files")}
+    # cursor rows as (dev, ino, size, mtime_ns, 0); the 0 is 1 when complete lines may follow the offset
+    cursors = {r[0]: r[1:] for r in conn.execute(
+        "SELECT path, dev, ino, size, mtime_ns, offset < size FROM files")}
     stat = os.stat
     get = cursors.get
-    for lf in local_files(config.claude_dirs, config.codex_dirs):
+    for path in local_paths(config):
         try:
-            st = stat(lf.path)
+            st = stat(path)
         except OSError:
             continue  # gone: ingest_local skips it too
-        cur = get(lf.path)
-        if cur is None or not at_cursor(cur, st, lf.path):
-            return False
+        cur = get(path)
+        if cur != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, 0):
+            if cur is None or cur[4] != 1 or cur[:4] != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+                return False
+            offset = conn.execute("SELECT offset FROM files WHERE path = ?", (path,)).fetchone()[0]
+            if _has_newline(path, offset):
+                return False
     return True
+
+
+def local_paths(config: Config) -> list[str]:
+    """The paths of `sources.local_files(...)`, Claude folders listed through the listing cache."""
+    from meshd.ingest import listing
+    from meshd.ingest.sources import claude_roots, codex_files, codex_roots
+
+    paths: list[str] = []
+    roots = claude_roots(configured=config.claude_dirs)
+    if os.environ.get("MESHD_NO_LIST_CACHE"):
+        from meshd.ingest.sources import claude_files
+
+        for root in roots:
+            paths.extend(f.path for f in claude_files(root))
+    elif roots:
+        cache_file = config.home / LISTING_CACHE
+        cache = listing.load(cache_file)
+        seen: dict[str, listing.Entry] = {}
+        for root in roots:
+            paths.extend(listing.jsonl_paths(str(root / "projects"), cache, seen))
+        if seen != cache:
+            listing.save(cache_file, seen)
+    for root in codex_roots(configured=config.codex_dirs):
+        paths.extend(f.path for f in codex_files(root))
+    return paths
 
 
 def at_cursor(cur: tuple[int, int, int, int, int], st: os.stat_result, path: str) -> bool:

@@ -205,3 +205,18 @@ def test_at_cursor_is_tailer_unchanged(tmp_path_factory: pytest.TempPathFactory,
     cur = Cursor(fields["dev"], fields["ino"], fields["size"], fields["mtime"], cut, "", 0)
     row = (cur.dev, cur.ino, cur.size, cur.mtime_ns, cur.offset)
     assert at_cursor(row, st_, str(path)) == unchanged(cur, st_, str(path))
+
+
+@pytest.mark.parametrize("no_cache", ["", "1"])
+def test_local_paths_are_local_files(world, monkeypatch: pytest.MonkeyPatch, no_cache: str) -> None:  # type: ignore[no-untyped-def]
+    from meshd.ingest.sources import local_files
+    from meshd.warm import local_paths
+
+    _hist, warm, _full = world
+    monkeypatch.setenv("MESHD_NO_LIST_CACHE", no_cache)
+    config = Config(home=warm)
+    warm.mkdir()
+    want = sorted(f.path for f in local_files(None, None))
+    for _ in range(2):  # without and with the cache file
+        assert sorted(local_paths(config)) == want
+    assert (warm / "listing.cache").exists() == (not no_cache)
