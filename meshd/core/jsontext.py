@@ -95,6 +95,9 @@ def _scalar(obj: Any) -> str | None:
     return None
 
 
+_CONST = {None: "null", True: "true", False: "false"}  # keys compare by ==: used only after `is` checks
+
+
 def _pretty(obj: Any, app: Any, nl: str) -> None:
     """Append obj's indented text (at the depth `nl` ends with) through `app`."""
     if isinstance(obj, dict):
@@ -103,17 +106,21 @@ def _pretty(obj: Any, app: Any, nl: str) -> None:
             return
         inner = nl + "  "
         sep = "{" + inner
-        for k in sorted(obj, key=_sort_key):
+        keys = _KEYS
+        for k in sorted(obj):  # TypeError for keys that do not sort; _key refuses non-str ones
             v = obj[k]
             t = type(v)
+            ks = keys.get(k) or _key(k)
             if t is str:
-                app(sep + _key(k) + string(v))
+                app(sep + ks + string(v))
             elif t is int:
-                app(sep + _key(k) + int.__repr__(v))
+                app(sep + ks + int.__repr__(v))
             elif t is float:
-                app(sep + _key(k) + number(v))
+                app(sep + ks + number(v))
+            elif v is None or v is True or v is False:
+                app(sep + ks + _CONST[v])
             else:
-                app(sep + _key(k))
+                app(sep + ks)
                 _pretty(v, app, inner)
             sep = "," + inner
         app(nl + "}")
@@ -125,8 +132,12 @@ def _pretty(obj: Any, app: Any, nl: str) -> None:
         inner = nl + "  "
         sep = "[" + inner
         for v in obj:
-            app(sep)
-            _pretty(v, app, inner)
+            t = type(v)
+            if t is str:
+                app(sep + string(v))
+            else:
+                app(sep)
+                _pretty(v, app, inner)
             sep = "," + inner
         app(nl + "]")
         return
@@ -139,7 +150,7 @@ def _pretty(obj: Any, app: Any, nl: str) -> None:
 def _compact(obj: Any, app: Any) -> None:
     if isinstance(obj, dict):
         sep = "{"
-        for k in sorted(obj, key=_sort_key):
+        for k in sorted(obj):
             app(sep + _key(k)[:-1])  # '"key":'
             _compact(obj[k], app)
             sep = ","
@@ -157,9 +168,3 @@ def _compact(obj: Any, app: Any) -> None:
     if s is None:
         raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
     app(s)
-
-
-def _sort_key(k: Any) -> str:
-    if isinstance(k, str):
-        return k
-    raise TypeError("Dict key must be str")

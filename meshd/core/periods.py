@@ -208,5 +208,7 @@ def date_str(d: date | None) -> str | None:
 def iso_ms(ts: int) -> str:
     """Epoch ms -> "2026-01-09T10:00:00.000Z", exactly as ccusage prints instants."""
     sec, ms = divmod(ts, 1000)
-    dt = datetime(1970, 1, 1) + timedelta(seconds=sec)
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{ms:03d}Z"
+    return f"{(_EPOCH + timedelta(seconds=sec)).isoformat()}.{ms:03d}Z"  # naive, whole seconds: YYYY-MM-DDTHH:MM:SS
+
+
+_EPOCH = datetime(1970, 1, 1)

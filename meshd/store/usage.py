@@ -189,21 +189,32 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *,
         for r in conn.execute(sql, args)
     ]
     if daily_rule:
-        rows = _apply_daily_rule(conn, mode, flt, rows, tz)
+        rows = _apply_daily_rule(conn, mode, flt, rows, days, tz)
     return rows
 
 
-def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows: list[UsageRow], tz: tzinfo
-                      ) -> list[UsageRow]:
-    """Adjust exact-key day rows to ccusage daily's dedup (rows where the two rules disagree)."""
+def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows: list[UsageRow], days: list[int],
+                      tz: tzinfo) -> list[UsageRow]:
+    """Adjust exact-key day rows to ccusage daily's dedup (rows where the two rules disagree).
+
+    `days`: the local midnights (epoch ms, ascending) that day_rows grouped by; an instant's day
+    is the last midnight at or before it (outside them, its local date)."""
+    from bisect import bisect_right
+
     from meshd.core.periods import DayKeys
 
-    days = DayKeys(tz)
-    by_key = {(days.day_index(r.ts), r.device, r.provider, r.model): r for r in rows}
+    keys = DayKeys(tz)
+    last = len(days)
+
+    def day(ts: int) -> object:
+        i = bisect_right(days, ts)
+        return i if 0 < i < last else ("date", keys.day_index(ts))
+
+    by_key = {(day(r.ts), r.device, r.provider, r.model): r for r in rows}
     # `winner != dwinner` first, so SQLite uses the partial index of the few disagreeing rows.
     for sign, which in ((1, "winner != dwinner AND dwinner = 1"), (-1, "winner != dwinner AND winner = 1")):
         for d in usage_rows(conn, mode, flt, grain="entry", which=which):
-            k = (days.day_index(d.ts), d.device, d.provider, d.model)
+            k = (day(d.ts), d.device, d.provider, d.model)
             r = by_key.get(k)
             if r is None:
                 r = by_key[k] = UsageRow(d.ts, d.device, d.provider, d.model, "", "", 0, 0, 0, 0, 0.0, 0, 0, d.ts)
