@@ -15,15 +15,20 @@ def emit_json(data: object) -> None:
     """Pretty JSON on stdout, like ccusage's --json: orjson's bytes (OPT_INDENT_2 | OPT_SORT_KEYS).
 
     Written by meshd.core.jsontext unless orjson is loaded already or the report is large:
-    importing orjson costs more than writing a report of a few hundred rows in Python."""
-    if "orjson" in sys.modules or _items(data) > ORJSON_ITEMS:
+    importing orjson costs more than writing a report of a few hundred rows in Python. Anything
+    jsontext does not take (a type only orjson knows, a lone surrogate) goes to orjson, as before."""
+    text = None
+    if "orjson" not in sys.modules and _items(data) <= ORJSON_ITEMS:
+        from meshd.core.jsontext import dumps
+
+        try:
+            text = dumps(data).encode() + b"\n"
+        except (TypeError, UnicodeEncodeError):
+            text = None
+    if text is None:
         import orjson
 
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    else:
-        from meshd.core.jsontext import dumps
-
-        text = dumps(data).encode() + b"\n"
     sys.stdout.buffer.write(text)
     sys.stdout.flush()
 

@@ -52,3 +52,31 @@ def test_refuses_what_orjson_refuses() -> None:
         jsontext.dumps({"a": object()})
     with pytest.raises(TypeError):
         jsontext.dumps([{1, 2}])
+
+
+def test_subclasses_as_orjson_writes_them() -> None:
+    import enum
+
+    class Name(str, enum.Enum):
+        A = "x"
+
+    class Num(enum.IntEnum):
+        B = 3
+
+    value = {"a": Name.A, "b": Num.B, "c": [Num.B, Name.A]}
+    assert jsontext.dumps(value).encode() == orjson.dumps(value, option=PRETTY)
+    for bad in ({Name.A: 1}, {Num.B: 1}):  # not str keys, for orjson either
+        with pytest.raises(TypeError):
+            orjson.dumps(bad, option=PRETTY)
+        with pytest.raises(TypeError):
+            jsontext.dumps(bad)
+
+
+def test_emit_json_leaves_other_types_to_orjson(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    import datetime
+
+    from meshctl.render import emit_json
+
+    value = {"when": datetime.date(2026, 1, 9), "n": 1}
+    emit_json(value)
+    assert capsysbinary.readouterr().out == orjson.dumps(value, option=PRETTY) + b"\n"

@@ -62,10 +62,10 @@ _KEYS: dict[str, str] = {}  # key -> '"key": ' (reports repeat a few dozen keys 
 
 
 def _key(k: Any) -> str:
-    if isinstance(k, str):
+    if type(k) is str:  # orjson refuses subclasses as keys too
         s = _KEYS.get(k)
         if s is None:
-            s = string(str(k)) + ": "
+            s = string(k) + ": "
             if len(_KEYS) < 4096:
                 _KEYS[k] = s
         return s
@@ -86,12 +86,12 @@ def _scalar(obj: Any) -> str | None:
         return "true"
     if obj is False:
         return "false"
-    if isinstance(obj, str):
-        return string(str(obj))
+    if isinstance(obj, str):  # subclasses (enums too): their string value, as orjson writes them
+        return string(str.__str__(obj))
     if isinstance(obj, int):
         return int.__repr__(obj)
     if isinstance(obj, float):
-        return number(float(obj))
+        return number(float.__float__(obj))
     return None
 
 
@@ -110,7 +110,8 @@ def _pretty(obj: Any, app: Any, nl: str) -> None:
         for k in sorted(obj):  # TypeError for keys that do not sort; _key refuses non-str ones
             v = obj[k]
             t = type(v)
-            ks = keys.get(k) or _key(k)
+            ks = keys.get(k) if type(k) is str else None
+            ks = ks or _key(k)
             if t is str:
                 app(sep + ks + string(v))
             elif t is int:
