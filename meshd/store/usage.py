@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta, tzinfo
+from operator import itemgetter
 from typing import NamedTuple
 
 from meshd.core.row import UsageRow
@@ -118,8 +119,7 @@ def usage_rows(
     return out
 
 
-def _BUCKET_ORIGIN_PROVIDER(r: tuple) -> tuple:  # type: ignore[type-arg]
-    return r[13], r[1], r[2]
+_BUCKET_ORIGIN_PROVIDER = itemgetter(13, 1, 2)  # a merged rollup row's (bucket, origin, provider)
 
 
 def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, *, merge_models: bool = False
