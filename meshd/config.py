@@ -3,7 +3,8 @@
 Home: `--home`, else `$MESHD_HOME`, else the platform's data folder
 (`$XDG_DATA_HOME/meshd` or `~/.local/share/meshd` on Linux, `~/Library/Application Support/meshd`
 on macOS, `%LOCALAPPDATA%\\meshd` on Windows). Everything lives in it: `config.toml`,
-`meshd.db` (the replica), keys and certificates, the daemon's socket folder.
+`meshd.db` (the replica), keys and certificates, the daemon's socket folder, and caches safe to
+delete (`listing.cache`: the log folders' listing, meshd/ingest/listing.py).
 """
 
 from __future__ import annotations
