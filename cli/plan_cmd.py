@@ -1,15 +1,14 @@
-"""`meshctl plan` and `meshctl budget`: replicated settings (last writer wins), and the pace view that
-`status` and `monthly` show (plan value, budgets with warnings, daily average, trend, projections)."""
+"""`meshctl plan` and `meshctl budget`: replicated settings (last writer wins). The pace lines that
+`status` and `monthly` show (plan value, budgets with warnings, daily average, trend, projections)
+are report_views.pace_lines."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import click
 
 from meshctl.render import emit_json, fmt_cost, table
-from meshctl.report_views import pace_lines  # noqa: F401 (status_cmd and tests import it from here)
 from meshd.query import pace_summary
 
 
