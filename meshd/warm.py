@@ -114,10 +114,8 @@ LISTING_CACHE = "listing.cache"  # in the home: the cached folder listing (meshd
 
 
 def ingested(conn: sqlite3.Connection, config: Config) -> bool:
-    """Whether `ingest_local` would read nothing: every local file is at its cursor."""
-    # cursor rows as (dev, ino, size, mtime_ns, 0); the 0 is 1 when complete lines may follow the offset
-    cursors = {r[0]: r[1:] for r in conn.execute(
-        "SELECT path, dev, ino, size, mtime_ns, offset < size FROM files")}
+    """Whether `ingest_local` would read nothing: every local file is at its cursor (`at_cursor`)."""
+    cursors = {r[0]: r[1:] for r in conn.execute("SELECT path, dev, ino, size, mtime_ns, offset FROM files")}
     stat = os.stat
     get = cursors.get
     for path in local_paths(config):
@@ -126,12 +124,11 @@ def ingested(conn: sqlite3.Connection, config: Config) -> bool:
         except OSError:
             continue  # gone: ingest_local skips it too
         cur = get(path)
-        if cur != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, 0):
-            if cur is None or cur[4] != 1 or cur[:4] != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
-                return False
-            offset = conn.execute("SELECT offset FROM files WHERE path = ?", (path,)).fetchone()[0]
-            if _has_newline(path, offset):
-                return False
+        if cur is None:
+            return False
+        # the usual case first: an unchanged file read to its end (at_cursor's answer is then True)
+        if cur != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_size) and not at_cursor(cur, st, path):
+            return False
     return True
 
 
