@@ -97,6 +97,9 @@ class Config:
 
     __hash__ = None  # type: ignore[assignment]  # `extra` is a dict
 
+    def __reduce__(self) -> tuple[type[Config], tuple[object, ...]]:  # pickle and copy, despite __setattr__
+        return Config, tuple(getattr(self, f) for f in _FIELDS)
+
     def __repr__(self) -> str:
         return "Config(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS) + ")"
 

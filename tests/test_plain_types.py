@@ -34,6 +34,9 @@ def test_config_is_immutable_and_compares_by_value() -> None:
         hash(a)
     with pytest.raises(TypeError):
         Config(home=Path("/h"), nonsense=1)  # type: ignore[call-arg]
+    import copy
+
+    assert pickle.loads(pickle.dumps(a)) == a == copy.copy(a) == copy.deepcopy(a)
 
 
 def test_usage_row() -> None:
@@ -45,6 +48,7 @@ def test_usage_row() -> None:
     assert r.cost == 1.5
     assert repr(r).startswith("UsageRow(ts=5, device='d'")
     assert ReExported is UsageRow
+    assert pickle.loads(pickle.dumps(r)) == r
     with pytest.raises(TypeError):
         hash(r)
     with pytest.raises(AttributeError):
