@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
 from meshd.config import Config, load_config
-from meshd.store.replica import Replica
+from meshctl.progress import Progress as _Progress
+
+if TYPE_CHECKING:
+    from meshd.store.replica import Replica
 
 
 def get_config(ctx: click.Context) -> Config:
@@ -29,31 +32,6 @@ def open_and_ingest(ctx: click.Context, *, ingest: bool = True, quiet: bool = Fa
         if progress is not None:
             progress.done()
     return config, replica
-
-
-class _Progress:
-    """A one-line progress indicator on stderr for long first ingests."""
-
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
-        self.shown = False
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if total < 16 << 20 or now - self.last < 0.2:
-            return
-        self.last = now
-        self.shown = True
-        pct = 100.0 * done / total if total else 100.0
-        rate = done / max(now - self.t0, 1e-6) / 1e6
-        sys.stderr.write(f"\rmeshctl: ingesting local logs {pct:5.1f}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB  {rate:,.0f} MB/s")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 def parse_day(value: str | None, name: str) -> date | None:

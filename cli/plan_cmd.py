@@ -1,39 +1,15 @@
-"""`meshctl plan` and `meshctl budget`: replicated settings (last writer wins), and the pace view that
-`status` and `monthly` show (plan value, budgets with warnings, daily average, trend, projections)."""
+"""`meshctl plan` and `meshctl budget`: replicated settings (last writer wins). The pace lines that
+`status` and `monthly` show (plan value, budgets with warnings, daily average, trend, projections)
+are report_views.pace_lines."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import click
 
 from meshctl.render import emit_json, fmt_cost, table
 from meshd.query import pace_summary
-
-
-def pace_lines(s: dict[str, Any]) -> list[str]:
-    """The plan, pace and budget lines of `status` and `monthly`."""
-    lines = []
-    p = s["plan"]
-    if p["plan"] is None:
-        lines.append(f"Plan     not set (API-equivalent {fmt_cost(p['apiEquivalentCost'])} in {s['month']};"
-                     " `meshctl plan set pro|max5x|max20x|api`)")
-    elif p["monthlyPrice"] is None:
-        lines.append(f"Plan     {p['plan']}: {fmt_cost(p['apiEquivalentCost'])} in {s['month']}")
-    else:
-        lines.append(f"Plan     {p['plan']} ({fmt_cost(p['monthlyPrice'])}/month): API-equivalent "
-                     f"{fmt_cost(p['apiEquivalentCost'])} in {s['month']} ({p['ratio']:.2f}x the price)")
-    pc = s["pace"]
-    lines.append(f"Pace     {fmt_cost(pc['dailyAverage'])}/day this month, trend {pc['trend']}; projected "
-                 f"{fmt_cost(pc['week']['projectedCost'])} this week, {fmt_cost(pc['month']['projectedCost'])} this month")
-    for b in s["budgets"]:
-        flag = {"warning": "  WARNING: 90% used", "exceeded": "  OVER BUDGET"}.get(b["status"], "")
-        if not flag and b["projectedStatus"] != "ok":
-            flag = "  (on pace to exceed)" if b["projectedStatus"] == "exceeded" else "  (on pace for 90%)"
-        lines.append(f"Budget   {b['project']}: {fmt_cost(b['totalCost'])} of {fmt_cost(b['budget'])} "
-                     f"({b['percentUsed']:.0f}%), projected {fmt_cost(b['projectedCost'])}{flag}")
-    return lines
 
 
 # -- plan -----------------------------------------------------------------------------------------

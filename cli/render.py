@@ -1,19 +1,65 @@
-"""Plain-text tables that fit the terminal (80 columns by default) and JSON output."""
+"""Plain-text tables that fit the terminal (80 columns by default), JSON output, click.echo's twin.
+
+No click and no orjson here: the report commands' fast path (cli/entry.py) prints through this."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
 
-import orjson
-
 
 def emit_json(data: object) -> None:
-    """Pretty JSON on stdout, like ccusage's --json."""
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    """Pretty JSON on stdout, like ccusage's --json: orjson's bytes (OPT_INDENT_2 | OPT_SORT_KEYS).
+
+    Written by meshd.core.jsontext unless orjson is loaded already or the report is large:
+    importing orjson costs more than writing a report of a few hundred rows in Python. Anything
+    jsontext does not take (a type only orjson knows, a lone surrogate) goes to orjson, as before."""
+    text = None
+    if "orjson" not in sys.modules and _items(data) <= ORJSON_ITEMS:
+        from meshd.core.jsontext import dumps
+
+        try:
+            text = dumps(data).encode() + b"\n"
+        except (TypeError, UnicodeEncodeError):
+            text = None
+    if text is None:
+        import orjson
+
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    sys.stdout.buffer.write(text)
     sys.stdout.flush()
+
+
+ORJSON_ITEMS = 1000  # rows in a report from which loading orjson pays off (e.g. `session` on a long history)
+
+
+def _items(data: object) -> int:
+    """Rows in a report: the lengths of its top-level lists and dicts."""
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) for v in data.values() if isinstance(v, (list, dict)))
+
+
+_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")  # what click.echo strips when the stream is no terminal
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """click.echo(text[, err=True]) for a str: a newline, ANSI codes stripped unless a terminal, flushed."""
+    out = sys.stderr if err else sys.stdout
+    if out is None:
+        return
+    text += "\n"
+    try:
+        tty = out.isatty()
+    except (OSError, ValueError):
+        tty = False
+    if not tty:
+        text = _ANSI.sub("", text)
+    out.write(text)
+    out.flush()
 
 
 def term_width() -> int:

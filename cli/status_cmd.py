@@ -96,7 +96,7 @@ def status(ctx: click.Context, as_json: bool, tz: str | None, live: bool, compac
     }
     from meshd.query import pace_summary
 
-    from meshctl.plan_cmd import pace_lines
+    from meshctl.report_views import pace_lines
 
     pace = pace_summary(conn, config.cost_mode, zone, now)  # plan value, pace, budgets (mesh-wide)
     data.update(plan=pace["plan"], pace=pace["pace"], budgets=pace["budgets"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import sqlite3
 import time
 from collections.abc import Callable
@@ -11,15 +10,16 @@ from pathlib import Path
 
 import orjson
 
-from meshd import __version__
 from meshd.config import Config, ensure_home, load_config
 from meshd.core.entry import UsageEntry
-from meshd.ingest.sources import LogFile, claude_files, claude_roots, codex_files, codex_roots
+from meshd.ingest.sources import LogFile, codex_roots
+from meshd.ingest.sources import local_files as _local_files
 from meshd.ingest.tailer import (
     CHUNK, GROUP_BYTES, FileResult, Parsed, ingest_file, ingest_group, load_cursors, unchanged,
 )
 from meshd.store.db import connect, ensure_identity, get_meta, init_schema, set_meta
 from meshd.store.replica import Coster, Replica, refresh_rollup, transaction
+from meshd.warm import device_info, info_key, pricing_fingerprint  # noqa: F401 (pricing_fingerprint: re-exported)
 
 
 @dataclass
@@ -31,19 +31,6 @@ class IngestSummary:
     bytes_read: int = 0
     seconds: float = 0.0
     roots: list[str] = field(default_factory=list)
-
-
-def pricing_fingerprint(home: Path) -> str:
-    """A cheap identity of the price data in force: the bytes of the embedded and installed files."""
-    import zlib
-
-    data = Path(__file__).resolve().parent / "data" / "pricing.json"
-    h = zlib.crc32(data.read_bytes())
-    try:
-        h = zlib.crc32((home / "pricing.json").read_bytes(), h)  # pricing_store.USER_FILE
-    except OSError:
-        pass
-    return f"crc32:{h:08x}"
 
 
 def make_coster(home: Path) -> Coster:
@@ -128,13 +115,8 @@ def reprice(replica: Replica, fingerprint: str) -> None:
 
 def announce_device(replica: Replica, name: str) -> None:
     """Append a device-info record when name, host, os or version changed."""
-    info = {
-        "name": name,
-        "host": platform.node(),
-        "os": f"{platform.system()} {platform.release()}".strip(),
-        "version": __version__,
-    }
-    key = orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode()
+    info = device_info(name)
+    key = info_key(info)
     conn = replica.conn
     if get_meta(conn, "announced") == key:
         return
@@ -147,12 +129,7 @@ def announce_device(replica: Replica, name: str) -> None:
 
 def local_files(config: Config) -> list[LogFile]:
     """Every log file of every local source."""
-    files: list[LogFile] = []
-    for root in claude_roots(configured=config.claude_dirs):
-        files.extend(claude_files(root))
-    for root in codex_roots(configured=config.codex_dirs):
-        files.extend(codex_files(root))
-    return files
+    return _local_files(config.claude_dirs, config.codex_dirs)
 
 
 def ingest_local(

@@ -3,15 +3,14 @@
 Home: `--home`, else `$MESHD_HOME`, else the platform's data folder
 (`$XDG_DATA_HOME/meshd` or `~/.local/share/meshd` on Linux, `~/Library/Application Support/meshd`
 on macOS, `%LOCALAPPDATA%\\meshd` on Windows). Everything lives in it: `config.toml`,
-`meshd.db` (the replica), keys and certificates, the daemon's socket folder.
+`meshd.db` (the replica), keys and certificates, the daemon's socket folder, and caches safe to
+delete (`listing.cache`: the log folders' listing, meshd/ingest/listing.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshd.errors import ConfigError
@@ -49,23 +48,60 @@ def default_home() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "meshd"
 
 
-@dataclass(frozen=True)
-class Config:
-    """Settings from `<home>/config.toml`; every field has a sane default."""
+_FIELDS = ("home", "device_name", "device_id", "claude_dirs", "codex_dirs", "listen", "api_listen", "peers",
+           "mdns", "sync_interval", "timezone", "cost_mode", "extra")
 
+
+class Config:
+    """Settings from `<home>/config.toml`; every field has a sane default. Immutable.
+
+    A plain class rather than a dataclass: every meshctl command loads the config, and importing
+    dataclasses (with inspect) costs more start-up than the whole report query."""
+
+    __slots__ = _FIELDS
     home: Path
-    device_name: str | None = None
-    device_id: str | None = None
-    claude_dirs: tuple[str, ...] | None = None
-    codex_dirs: tuple[str, ...] | None = None
-    listen: str = f"0.0.0.0:{DEFAULT_PORT}"
-    api_listen: str | None = None  # the local API over TCP (mutual TLS only); off unless asked for
-    peers: tuple[str, ...] = ()
-    mdns: bool = True
-    sync_interval: float = 30.0
-    timezone: str | None = None
-    cost_mode: str = "auto"
-    extra: dict[str, object] = field(default_factory=dict)
+    device_name: str | None
+    device_id: str | None
+    claude_dirs: tuple[str, ...] | None
+    codex_dirs: tuple[str, ...] | None
+    listen: str
+    api_listen: str | None  # the local API over TCP (mutual TLS only); off unless asked for
+    peers: tuple[str, ...]
+    mdns: bool
+    sync_interval: float
+    timezone: str | None
+    cost_mode: str
+    extra: dict[str, object]
+
+    def __init__(self, home: Path, device_name: str | None = None, device_id: str | None = None,
+                 claude_dirs: tuple[str, ...] | None = None, codex_dirs: tuple[str, ...] | None = None,
+                 listen: str = f"0.0.0.0:{DEFAULT_PORT}", api_listen: str | None = None,
+                 peers: tuple[str, ...] = (), mdns: bool = True, sync_interval: float = 30.0,
+                 timezone: str | None = None, cost_mode: str = "auto", extra: dict[str, object] | None = None
+                 ) -> None:
+        values = (home, device_name, device_id, claude_dirs, codex_dirs, listen, api_listen, peers, mdns,
+                  sync_interval, timezone, cost_mode, {} if extra is None else extra)
+        for name, value in zip(_FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Config is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: Config is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # `extra` is a dict
+
+    def __reduce__(self) -> tuple[type[Config], tuple[object, ...]]:  # pickle and copy, despite __setattr__
+        return Config, tuple(getattr(self, f) for f in _FIELDS)
+
+    def __repr__(self) -> str:
+        return "Config(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS) + ")"
 
     @property
     def db_path(self) -> Path:
@@ -84,6 +120,8 @@ def load_config(home: Path | None = None) -> Config:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
     if len(raw) > 1 << 20:
         raise ConfigError(f"{path} is larger than 1 MiB")
+    import tomllib  # only with a config file (start-up time)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import dataclass, replace
 from datetime import date, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from meshd.errors import ConfigError
 
@@ -32,9 +31,10 @@ class NotFound(ConfigError):
     """A named device does not exist (the API answers NOT_FOUND)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A validated report request. `devices` are names/ids resolved against the replica in `run`."""
+class Query(NamedTuple):
+    """A validated report request. `devices` are names/ids resolved against the replica in `run`.
+
+    A NamedTuple, not a dataclass: meshctl's report path imports no dataclasses (start-up time)."""
 
     kind: str
     tz: tzinfo
@@ -181,7 +181,7 @@ def run(conn: sqlite3.Connection, q: Query, now_ms: int) -> dict[str, Any]:
     if q.kind in ("daily", "weekly", "monthly"):
         daily_rule = q.kind == "daily"  # ccusage's daily dedups sidechain replays; its other reports do not
         if q.project:
-            rows = usage_rows(conn, q.mode, replace(flt, project=q.project), grain="entry",
+            rows = usage_rows(conn, q.mode, flt._replace(project=q.project), grain="entry",
                               which=DAILY_WINNERS if daily_rule else WINNERS)
         else:
             rows = day_rows(conn, q.mode, flt, q.tz, daily_rule=daily_rule)
@@ -194,10 +194,10 @@ def run(conn: sqlite3.Connection, q: Query, now_ms: int) -> dict[str, Any]:
             data.update(plan=s["plan"], pace=s["pace"], budgets=s["budgets"])
         return data
     if q.kind in ("session", "projects"):
-        rows = usage_rows(conn, q.mode, replace(flt, project=q.project, session=q.session), by_session=True)
+        rows = usage_rows(conn, q.mode, flt._replace(project=q.project, session=q.session), by_session=True)
         fn = reports.session if q.kind == "session" else reports.project_totals
         return fn(rows, tz=q.tz, since=q.since, until=q.until, order=q.order)
-    return _blocks(conn, q, replace(flt, provider="claude"), now_ms)
+    return _blocks(conn, q, flt._replace(provider="claude"), now_ms)
 
 
 def _blocks(conn: sqlite3.Connection, q: Query, flt: Any, now_ms: int) -> dict[str, Any]:
@@ -229,7 +229,7 @@ def active_block(conn: sqlite3.Connection, q: Query, now_ms: int) -> dict[str, A
     length = core_blocks.session_length_ms(q.session_hours)
     grain = _block_grain(q.session_hours)
     base = RowFilter(provider="claude", origins=origins_for(conn, q.devices))
-    rows = usage_rows(conn, q.mode, replace(base, since_ms=now_ms - max(3 * 86_400_000, 4 * length)),
+    rows = usage_rows(conn, q.mode, base._replace(since_ms=now_ms - max(3 * 86_400_000, 4 * length)),
                       grain=grain, merge_models=True)
     cut, last = None, None
     for i, r in enumerate(rows):

@@ -96,6 +96,39 @@ def test_statusline_fast_path_skips_click_and_heavy_modules(env: dict[str, str])
     assert p.stderr.decode().rsplit("PROBE ", 1)[1] == "[]"
 
 
+# What a warm report (nothing new to ingest) must not load: click (its fast path skips it), orjson
+# (core/jsontext writes its bytes), the writer side (app, replica, tailer) and the stdlib modules
+# whose import costs more than the report (dataclasses with inspect, hashlib, socket, platform...).
+WARM_FORBIDDEN = {"click", "orjson", "dataclasses", "inspect", "hashlib", "socket", "platform", "tomllib",
+                  "uuid", "secrets", "meshd.app", "meshd.store.replica", "meshd.ingest.tailer",
+                  "meshd.core.entry", "meshd.pricing_store"}
+
+
+# monthly adds the plan and budgets (store/settings.py, which decodes with orjson): click stays out.
+MONTHLY_MAY = {"orjson", "dataclasses", "inspect", "uuid", "platform"}
+
+
+@pytest.mark.parametrize("argv", [["daily", "--json"], ["blocks", "--json"], ["weekly", "-j", "-b"],
+                                  ["monthly"], ["monthly", "--json"], ["session", "--json"], ["projects"],
+                                  ["blocks"], ["daily", "--json", "--timezone", "Asia/Tokyo"]])
+def test_warm_reports_skip_click_and_the_writer(argv: list[str], env: dict[str, str]) -> None:
+    """The report commands' fast path (cli/entry.py + meshd/warm.py) once nothing is new to ingest."""
+    forbidden = WARM_FORBIDDEN - MONTHLY_MAY if argv[0] == "monthly" else WARM_FORBIDDEN
+    first = subprocess.run([sys.executable, "-m", "meshctl", "daily", "--json"], env=env, capture_output=True,
+                           timeout=60)
+    assert first.returncode == 0, first.stderr
+    code = (
+        "import sys, json\nsys.argv = ['meshctl', *sys.argv[1:]]\nfrom meshctl.entry import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"bad = sorted(m for m in sys.modules if m in {forbidden!r} or m.split('.')[0] in {set(HEAVY)!r})\n"
+        "sys.stderr.write('PROBE ' + json.dumps(bad))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout
+    assert p.stderr.decode().rsplit("PROBE ", 1)[1] == "[]"
+
+
 def test_every_module_imports_on_its_own() -> None:
     """Each module imports in a fresh interpreter (catches circular imports)."""
     root = Path(__file__).resolve().parent.parent

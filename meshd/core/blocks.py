@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from datetime import date, timezone, tzinfo
 from typing import Any
 
-from meshd.core.entry import UsageRow
+from meshd.core.row import UsageRow
 from meshd.core.periods import DayKeys, date_str, iso_ms
 from meshd.core.reports import NOT_A_MODEL
 from meshd.errors import ConfigError
@@ -207,6 +207,7 @@ def render_block(b: Block, now_ms: int) -> dict[str, Any]:
     """A block in `ccusage blocks --json` shape (sorted keys) plus `devices` and `overlap`."""
     active = is_active(b, now_ms)
     rate = burn_rate(b) if active else None
+    start = iso_ms(b.start)
     out: dict[str, Any] = {
         "actualEndTime": iso_ms(b.last),
         "burnRate": rate,
@@ -214,13 +215,13 @@ def render_block(b: Block, now_ms: int) -> dict[str, Any]:
         "devices": _device_rows(b),
         "endTime": iso_ms(b.end),
         "entries": b.n,
-        "id": iso_ms(b.start),
+        "id": start,
         "isActive": active,
         "isGap": False,
         "models": list(b.models),
         "overlap": overlap(b.devices),
         "projection": projection(b, rate, now_ms) if rate is not None else None,
-        "startTime": iso_ms(b.start),
+        "startTime": start,
         "tokenCounts": {"cacheCreationInputTokens": b.cc, "cacheReadInputTokens": b.cr,
                         "inputTokens": b.input, "outputTokens": b.output},
         "totalTokens": b.total,

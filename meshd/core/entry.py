@@ -105,34 +105,7 @@ class UsageEntry:
 _MAX_TOKENS = 1 << 53
 
 
-@dataclass(slots=True)
-class UsageRow:
-    """What reports aggregate: one deduplicated entry, or a pre-summed bucket of them.
+# UsageRow lives in core/row.py (no dataclasses: the report path imports it); re-exported here.
+from meshd.core.row import UsageRow  # noqa: E402
 
-    `cost` is already resolved for the cost mode in use. `count` and `ts_last` let a storage
-    layer hand over pre-aggregated buckets instead of single entries.
-    """
-
-    ts: int
-    device: str
-    provider: str
-    model: str
-    project: str
-    session_id: str
-    input_tokens: int
-    output_tokens: int
-    cache_creation_tokens: int
-    cache_read_tokens: int
-    cost: float
-    reasoning_tokens: int = 0
-    count: int = 1
-    ts_last: int = -1
-    usage_limit_reset: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.ts_last < 0:
-            self.ts_last = self.ts
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+__all__ = ["UsageEntry", "UsageRow"]

@@ -12,7 +12,6 @@ import os
 import re
 import time
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from meshd.errors import ConfigError
 
@@ -65,9 +64,18 @@ def resolve_tz(name: str | None) -> tzinfo:
     return zone
 
 
-def _zone_or_none(key: str) -> ZoneInfo | None:
+# Zones that are UTC at every instant: datetime.timezone.utc computes the same dates and offsets,
+# and needs neither the zoneinfo import nor a tzdata file read (every report resolves a zone).
+_UTC_KEYS = frozenset(("UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"))
+
+
+def _zone_or_none(key: str) -> tzinfo | None:
     if not key or len(key) > _MAX_TZ_NAME or "\x00" in key:
         return None
+    if key in _UTC_KEYS:
+        return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
@@ -200,5 +208,7 @@ def date_str(d: date | None) -> str | None:
 def iso_ms(ts: int) -> str:
     """Epoch ms -> "2026-01-09T10:00:00.000Z", exactly as ccusage prints instants."""
     sec, ms = divmod(ts, 1000)
-    dt = datetime(1970, 1, 1) + timedelta(seconds=sec)
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{ms:03d}Z"
+    return f"{(_EPOCH + timedelta(seconds=sec)).isoformat()}.{ms:03d}Z"  # naive, whole seconds: YYYY-MM-DDTHH:MM:SS
+
+
+_EPOCH = datetime(1970, 1, 1)

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, tzinfo
 from typing import Any
 
-from meshd.core.entry import UsageRow
+from meshd.core.row import UsageRow
 from meshd.core.periods import DayKeys, date_str, iso_ms, week_key
 
 NOT_A_MODEL = frozenset(("", "<synthetic>"))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from meshd.errors import SourceError
 
 
-@dataclass(frozen=True, slots=True)
-class LogFile:
+class LogFile(NamedTuple):
+    """One log file (a NamedTuple, not a dataclass: every report lists the files, see meshd/warm.py)."""
+
     path: str  # absolute
     source: str  # the root folder it came from
     project: str
@@ -136,3 +137,14 @@ def codex_files(root: Path) -> list[LogFile]:
                 out.append(LogFile(full, str(root), "", rel, "codex"))
     out.sort(key=lambda f: f.path)
     return out
+
+
+def local_files(claude_dirs: tuple[str, ...] | None = None, codex_dirs: tuple[str, ...] | None = None
+                ) -> list[LogFile]:
+    """Every log file of every local source (config's claude_dirs / codex_dirs, environment first)."""
+    files: list[LogFile] = []
+    for root in claude_roots(configured=claude_dirs):
+        files.extend(claude_files(root))
+    for root in codex_roots(configured=codex_dirs):
+        files.extend(codex_files(root))
+    return files

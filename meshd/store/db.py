@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from pathlib import Path
 
@@ -86,6 +85,9 @@ def ensure_identity(conn: sqlite3.Connection, device_id: str) -> int:
     A database that was created for another device id (a copied home) gets a new epoch too,
     so two devices never write the same (device_id, epoch) log.
     """
+    stored, epoch = get_meta(conn, "device_id"), get_meta(conn, "epoch")
+    if stored == device_id and epoch is not None:  # the usual case: no write lock needed
+        return int(epoch)
     conn.execute("BEGIN IMMEDIATE")
     try:
         stored = get_meta(conn, "device_id")
@@ -103,4 +105,6 @@ def ensure_identity(conn: sqlite3.Connection, device_id: str) -> int:
 
 def new_epoch() -> int:
     """A random positive 63-bit epoch (fits SQLite's signed INTEGER)."""
+    import secrets  # only for a new database (start-up time of every report)
+
     return secrets.randbits(63) or 1

@@ -1,13 +1,18 @@
-"""Read-only queries over the merged usage view (winning copies only)."""
+"""Read-only queries over the merged usage view (winning copies only).
+
+Every report reads through here, so the module stays light: no dataclasses, no writer code
+(`BUCKET_MS` is store/replica.py's rollup bucket, which a test keeps equal)."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from operator import itemgetter
+from typing import NamedTuple
 
-from meshd.core.entry import UsageRow
-from meshd.store.replica import BUCKET_MS
+from meshd.core.row import UsageRow
+
+BUCKET_MS = 900_000  # the rollup's bucket (store/replica.py)
 
 _COST = {
     "auto": "COALESCE(cost_logged, cost_calc)",
@@ -16,9 +21,8 @@ _COST = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RowFilter:
-    """Which winning usage rows a report reads."""
+class RowFilter(NamedTuple):
+    """Which winning usage rows a report reads (`flt._replace(...)` for a variant)."""
 
     since_ms: int | None = None
     until_ms: int | None = None
@@ -115,6 +119,9 @@ def usage_rows(
     return out
 
 
+_BUCKET_ORIGIN_PROVIDER = itemgetter(13, 1, 2)  # a merged rollup row's (bucket, origin, provider)
+
+
 def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, *, merge_models: bool = False
                  ) -> list[UsageRow]:
     cost = {"auto": "cost_auto", "calculate": "cost_calc", "display": "cost_display"}[mode]
@@ -128,17 +135,22 @@ def _rollup_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, *, merge_m
         sql = (
             "SELECT MIN(ts_min), origin, provider, group_concat(model, char(31)), SUM(input), SUM(output),"
             f" SUM(cache_create), SUM(cache_read), SUM({cost}), SUM(reasoning), SUM(n), MAX(ts_max),"
-            f" MIN(limit_reset) FROM rollup WHERE {' AND '.join(where)} GROUP BY bucket, origin, provider"
-            " ORDER BY bucket"
+            f" MIN(limit_reset), bucket FROM rollup WHERE {' AND '.join(where)} GROUP BY bucket, origin, provider"
         )
+        # Sorted here, not by ORDER BY: SQLite would sort the grouped rows in a temporary b-tree (about
+        # half the query) although grouping along the primary key emits them in this order already.
+        # (bucket, origin, provider) is the order `ORDER BY bucket` gave (its sort is stable).
+        found = conn.execute(sql, args).fetchall()
+        found.sort(key=_BUCKET_ORIGIN_PROVIDER)
     else:
         sql = (
             f"SELECT ts_min, origin, provider, model, input, output, cache_create, cache_read, {cost},"
             f" reasoning, n, ts_max, limit_reset FROM rollup WHERE {' AND '.join(where)} ORDER BY bucket"
         )
+        found = conn.execute(sql, args)
     out: list[UsageRow] = []
     append = out.append
-    for r in conn.execute(sql, args):
+    for r in found:
         if flt.since_ms is not None and r[0] < flt.since_ms:
             continue
         append(UsageRow(r[0], names.get(r[1], r[1][:8]), r[2], r[3], "", "", r[4], r[5], r[6], r[7], r[8],
@@ -186,21 +198,32 @@ def day_rows(conn: sqlite3.Connection, mode: str, flt: RowFilter, tz: tzinfo, *,
         for r in conn.execute(sql, args)
     ]
     if daily_rule:
-        rows = _apply_daily_rule(conn, mode, flt, rows, tz)
+        rows = _apply_daily_rule(conn, mode, flt, rows, days, tz)
     return rows
 
 
-def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows: list[UsageRow], tz: tzinfo
-                      ) -> list[UsageRow]:
-    """Adjust exact-key day rows to ccusage daily's dedup (rows where the two rules disagree)."""
+def _apply_daily_rule(conn: sqlite3.Connection, mode: str, flt: RowFilter, rows: list[UsageRow], days: list[int],
+                      tz: tzinfo) -> list[UsageRow]:
+    """Adjust exact-key day rows to ccusage daily's dedup (rows where the two rules disagree).
+
+    `days`: the local midnights (epoch ms, ascending) that day_rows grouped by; an instant's day
+    is the last midnight at or before it (outside them, its local date)."""
+    from bisect import bisect_right
+
     from meshd.core.periods import DayKeys
 
-    days = DayKeys(tz)
-    by_key = {(days.day_index(r.ts), r.device, r.provider, r.model): r for r in rows}
+    keys = DayKeys(tz)
+    last = len(days)
+
+    def day(ts: int) -> object:
+        i = bisect_right(days, ts)
+        return i if 0 < i < last else ("date", keys.day_index(ts))
+
+    by_key = {(day(r.ts), r.device, r.provider, r.model): r for r in rows}
     # `winner != dwinner` first, so SQLite uses the partial index of the few disagreeing rows.
     for sign, which in ((1, "winner != dwinner AND dwinner = 1"), (-1, "winner != dwinner AND winner = 1")):
         for d in usage_rows(conn, mode, flt, grain="entry", which=which):
-            k = (days.day_index(d.ts), d.device, d.provider, d.model)
+            k = (day(d.ts), d.device, d.provider, d.model)
             r = by_key.get(k)
             if r is None:
                 r = by_key[k] = UsageRow(d.ts, d.device, d.provider, d.model, "", "", 0, 0, 0, 0, 0.0, 0, 0, d.ts)
