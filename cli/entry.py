@@ -39,7 +39,7 @@ def main() -> None:
 
     parsed = parse(argv)
     if parsed is not None:
-        sys.exit(_report(parsed))
+        _exit_now(_report(parsed))
     from meshctl.main import cli
 
     cli(prog_name="meshctl")
@@ -75,6 +75,23 @@ def _report(parsed) -> int:  # type: ignore[no-untyped-def]
         _err(f"meshctl: internal error: {type(e).__name__}: {e} (hint: rerun with MESHD_DEBUG=1 for details)")
         return 2
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """End a report command without the interpreter's teardown (about a sixth of a warm run).
+
+    Nothing is left to do by then: the replica's connection closed when the report returned
+    (the last one to close checkpoints the WAL, as always), a bulk ingest's checkpoint thread was
+    joined, and the output is flushed here."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away, or stdout was closed
+        pass
+    try:
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _err(msg: str) -> None:

@@ -43,7 +43,10 @@ def report(home: Path | None, command: str, opts: dict[str, Any]) -> dict[str, A
     conn = open_for_report(config, progress=progress)
     if progress is not None:
         progress.done()
-    return query.run(conn, q, now_ms())
+    try:
+        return query.run(conn, q, now_ms())
+    finally:
+        conn.close()  # explicitly: cli/entry.py ends the process without the interpreter's teardown
 
 
 def show(home: Path | None, command: str, opts: dict[str, Any]) -> None:

@@ -236,7 +236,7 @@ def ingest_local(
     finally:
         if ckpt is not None:
             replica.conn.execute(f"PRAGMA wal_autocheckpoint={auto}")
-            ckpt.close(wait=False)  # a running checkpoint goes on while the report is made
+            ckpt.close(wait=True)  # what is left is checkpointed when the connection closes
     summary.seconds = time.perf_counter() - t0
     return summary
 

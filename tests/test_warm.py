@@ -220,3 +220,26 @@ def test_local_paths_are_local_files(world, monkeypatch: pytest.MonkeyPatch, no_
     for _ in range(2):  # without and with the cache file
         assert sorted(local_paths(config)) == want
     assert (warm / "listing.cache").exists() == (not no_cache)
+
+
+def test_fast_exit_keeps_output_exit_code_and_a_tidy_database(world) -> None:  # type: ignore[no-untyped-def]
+    """Report commands end with os._exit (cli/entry.py): the whole output still arrives, through a
+    pipe too; a reader that goes away early is no error; a bad option keeps its exit code; and the
+    first ingest's WAL is checkpointed by the time the process is gone (nothing left to redo)."""
+    _hist, home, _full = world
+    env = dict(os.environ, MESHD_HOME=str(home))
+    first = subprocess.run([sys.executable, "-m", "meshctl", "daily", "--json"], env=env, capture_output=True,
+                           timeout=120)
+    assert first.returncode == 0, first.stderr.decode()
+    assert orjson.loads(first.stdout)["daily"]
+    assert not (home / "meshd.db-wal").exists() or (home / "meshd.db-wal").stat().st_size == 0
+    # A reader that stops after 10 bytes.
+    p = subprocess.Popen([sys.executable, "-m", "meshctl", "session", "--json"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert p.stdout is not None and len(p.stdout.read(10)) == 10
+    p.stdout.close()
+    assert p.wait(timeout=60) == 0
+    assert b"Traceback" not in (p.stderr.read() if p.stderr else b"")
+    bad = subprocess.run([sys.executable, "-m", "meshctl", "daily", "--device", "nosuch"], env=env,
+                         capture_output=True, timeout=60)
+    assert bad.returncode == 1 and bad.stderr.startswith(b"meshctl: error:")
