@@ -23,11 +23,10 @@ a first ingest's chunk, a rebuild), in a handful of statements:
    a stored row gained or lost `winner` are recomputed from `usage`.
 
 Our own ingest takes a shorter road, `materialize_rows`: its entries were just parsed (in the parse
-workers, by `record_row`), so nothing is read back out of JSON (one executemany binds the decoded
-fields; labels and prices come from the same SQL expressions), the winners of groups whose copies
-all arrive together are chosen in Python by core/dedup's rule, and only groups that also have
-stored copies go through the window functions of step 3. Both roads give identical rows
-(tests/test_materialize.py).
+workers, by `record_row`), so nothing is read back out of JSON; rows are priced in Python by the
+coster itself, the winners of groups whose copies all arrive together are chosen in Python by
+core/dedup's own functions, and only groups that also have stored copies go through the window
+functions of step 3. Both roads give identical rows (tests/test_materialize.py).
 """
 
 from __future__ import annotations
@@ -224,28 +223,6 @@ WHERE {_OK}
 """
 
 
-def _rows_insert(priced: bool) -> str:
-    """The INSERT of `materialize_rows`: one row per (origin, epoch, seq, *Row, winner, dwinner),
-    labelled and priced in SQL by the same expressions as rows_sql (`priced`: a price-table coster)."""
-    sql = _ROWS_INSERT.get(priced)
-    if sql is None:
-        cost = _COST.replace("?5", "1" if priced else "0")
-        sql = _ROWS_INSERT[priced] = f"""
-INSERT INTO usage({_USAGE_COLS})
-SELECT ?1, ?2, x.seq, x.ts, x.provider, {_LABEL}, x.project, x.session, x.input, x.output, x.cw5, x.cw1, x.cr,
-       x.reasoning, x.cost_logged, {cost}, x.speed, x.sidechain, x.dkey, x.rid,
-       x.input + x.output + x.cw5 + x.cw1 + x.cr, x.w, x.dw, x.ul
-FROM (SELECT ?3 AS seq, ?4 AS ts, ?5 AS provider, ?6 AS model, ?7 AS project, ?8 AS session, ?9 AS input,
-             ?10 AS output, ?11 AS cw5, ?12 AS cw1, ?13 AS cr, ?14 AS reasoning, ?15 AS cost_logged,
-             ?16 AS speed, ?17 AS sidechain, ?18 AS dkey, ?19 AS rid, ?20 AS ul, ?21 AS w, ?22 AS dw) AS x
-LEFT JOIN temp.price AS p ON p.model = x.model
-"""
-    return sql
-
-
-_ROWS_INSERT: dict[bool, str] = {}
-
-
 # ---- 3. dedup --------------------------------------------------------------------------------
 
 # Groups where a winner must be chosen: a key that came twice, or that was already stored.
@@ -392,16 +369,14 @@ class UsageMaterializer:
         conn = self.conn
         create_temp(conn)
         try:
-            if self.price is not None:  # every Claude model of the batch priced in SQL, as on the other road
-                fresh = {r[2] for r in rows if r[1] == "claude"}.difference(self._rates)
-                for m in fresh:
-                    self._rates[m] = _rates(m, self.price(m))
-            self._state_rates()
             last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM usage").fetchone()[0]
+            costs = self._costs(rows)
             w, dw = _batch_flags(origin, epoch, first_seq, rows)
-            conn.executemany(_rows_insert(self.price is not None),
-                             [(origin, epoch, first_seq + i, *row, w[i], dw[i]) for i, row in enumerate(rows)])
-            self._price_new(last_id)
+            conn.executemany(
+                f"INSERT INTO usage({_USAGE_COLS}) VALUES({','.join('?' * 24)})",
+                [(origin, epoch, first_seq + i, ts, prov, _label(prov, m, sp), proj, sess, i_, o, c5, c1, cr, r,
+                  cl, costs[i], sp, sc, dk, rid, i_ + o + c5 + c1 + cr, w[i], dw[i], ul)
+                 for i, (ts, prov, m, proj, sess, i_, o, c5, c1, cr, r, cl, sp, sc, dk, rid, ul) in enumerate(rows)])
             self._settle(origin, last_id, _CONTESTED_STORED)
         finally:
             for t in ("contested", "flips", "touched"):
@@ -420,6 +395,27 @@ class UsageMaterializer:
         conn.execute(_ROLLUP_ADD_NEW, (origin, last_id, not touched))
         if touched:
             recompute_touched(conn)
+
+    def _costs(self, rows: list[Row]) -> list[float]:
+        """cost_calc of each row: the coster's price, computed as the coster computes it."""
+        coster, price = self.coster, self.price
+        if price is not None:
+            from meshd.core.pricing import entry_cost
+        out: list[float] = []
+        append = out.append
+        seen: dict[tuple[object, ...], float] = {}  # copies of one message mostly carry the same counts
+        for ts, prov, m, _j, _s, i, o, c5, c1, cr, r, _cl, sp, *_rest in rows:
+            key = (prov, m, i, o, c5, c1, cr, r, sp)
+            c = seen.get(key)
+            if c is None:
+                if price is not None and prov == "claude":  # make_coster's cost(), without an entry
+                    p = price(m)
+                    c = 0.0 if p is None else entry_cost(p, i, o, c5, c1, cr, sp)
+                else:
+                    c = coster(UsageEntry(ts, prov, m, "", "", i, o, c5, c1, cr, r, speed=sp))
+                seen[key] = c
+            append(c)
+        return out
 
     def _state_rates(self) -> None:
         """temp.price as this coster knows it (its changes roll back with a failed transaction)."""
@@ -494,6 +490,11 @@ def _rates(model: str, p: object) -> tuple[object, ...] | None:
             p.output_above_200k_tokens, p.cache_write_above_200k_tokens,  # type: ignore[attr-defined]
             p.cache_read_above_200k_tokens, p.input * ONE_HOUR_CACHE_FACTOR,  # type: ignore[attr-defined]
             None if hi is None else hi * ONE_HOUR_CACHE_FACTOR, p.fast_multiplier)  # type: ignore[attr-defined]
+
+
+def _label(provider: str, model: str, speed: str | None) -> str:
+    """replica.model_label of a row's fields."""
+    return model + "-fast" if speed == "fast" and model and provider != "codex" else model
 
 
 def _batch_flags(origin: str, epoch: int, first_seq: int, rows: list[Row]) -> tuple[list[int], list[int]]:
