@@ -323,3 +323,23 @@ def test_cli_without_obj_uses_default_home(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("MESHD_HOME", str(tmp_path / "h"))
     r = CliRunner().invoke(pricing, ["--model", "opus-4-6"])
     assert r.exit_code == 0 and "claude-opus-4-6" in r.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(counts=st.tuples(*[st.integers(-5, 3_000_000)] * 5), speed=st.sampled_from([None, "fast", "standard"]),
+       tiers=st.booleans(), fast=st.sampled_from([1.0, 2.0, 6.0]))
+def test_entry_cost_is_the_sum_of_tiered_parts_bit_for_bit(counts, speed, tiers, fast) -> None:
+    """entry_cost writes `_tiered` out inline (speed): the same operations in the same order."""
+    from meshd.core.pricing import ONE_HOUR_CACHE_FACTOR, ModelPrice, _tiered, entry_cost
+
+    hi = (6e-06, 2.25e-05, 7.5e-06, 6e-07) if tiers else (None,) * 4
+    p = ModelPrice(input=3e-06, output=1.5e-05, cache_write=3.75e-06, cache_read=3e-07,
+                   input_above_200k_tokens=hi[0], output_above_200k_tokens=hi[1],
+                   cache_write_above_200k_tokens=hi[2], cache_read_above_200k_tokens=hi[3], fast_multiplier=fast)
+    i, o, c5, c1, cr = counts
+    want = (_tiered(i, p.input, hi[0]) + _tiered(o, p.output, hi[1]) + _tiered(c5, p.cache_write, hi[2])
+            + _tiered(c1, p.input * ONE_HOUR_CACHE_FACTOR, None if hi[0] is None else hi[0] * ONE_HOUR_CACHE_FACTOR)
+            + _tiered(cr, p.cache_read, hi[3]))
+    if speed == "fast":
+        want *= fast
+    assert entry_cost(p, i, o, c5, c1, cr, speed) == want

@@ -86,16 +86,25 @@ def _tiered(tokens: int, base: float, above: float | None) -> float:
 
 def entry_cost(price: ModelPrice, input_tokens: int, output_tokens: int, cache_write_5m: int,
                cache_write_1h: int, cache_read: int, speed: str | None) -> float:
-    """Cost in USD of one usage entry, exactly as ccusage computes it."""
+    """Cost in USD of one usage entry, exactly as ccusage computes it.
+
+    Each count is priced as `_tiered` prices it, written out (an ingest prices every entry):
+    the same operations in the same order, so the same bits (tests/test_pricing.py).
+    """
     p = price
-    above_1h = None if p.input_above_200k_tokens is None else p.input_above_200k_tokens * ONE_HOUR_CACHE_FACTOR
-    cost = (
-        _tiered(input_tokens, p.input, p.input_above_200k_tokens)
-        + _tiered(output_tokens, p.output, p.output_above_200k_tokens)
-        + _tiered(cache_write_5m, p.cache_write, p.cache_write_above_200k_tokens)
-        + _tiered(cache_write_1h, p.input * ONE_HOUR_CACHE_FACTOR, above_1h)
-        + _tiered(cache_read, p.cache_read, p.cache_read_above_200k_tokens)
-    )
+    t = TIER
+    hi = p.input_above_200k_tokens
+    n = input_tokens
+    cost = 0.0 if n <= 0 else (t * p.input + (n - t) * hi if hi is not None and n > t else n * p.input)
+    n, b, a = output_tokens, p.output, p.output_above_200k_tokens
+    cost += 0.0 if n <= 0 else (t * b + (n - t) * a if a is not None and n > t else n * b)
+    n, b, a = cache_write_5m, p.cache_write, p.cache_write_above_200k_tokens
+    cost += 0.0 if n <= 0 else (t * b + (n - t) * a if a is not None and n > t else n * b)
+    n, b = cache_write_1h, p.input * ONE_HOUR_CACHE_FACTOR
+    cost += 0.0 if n <= 0 else (t * b + (n - t) * (hi * ONE_HOUR_CACHE_FACTOR) if hi is not None and n > t
+                                else n * b)
+    n, b, a = cache_read, p.cache_read, p.cache_read_above_200k_tokens
+    cost += 0.0 if n <= 0 else (t * b + (n - t) * a if a is not None and n > t else n * b)
     return cost * p.fast_multiplier if speed == "fast" else cost
 
 
