@@ -159,21 +159,11 @@ def local_paths(config: Config) -> list[str]:
 
 def at_cursor(cur: tuple[int, int, int, int, int], st: os.stat_result, path: str) -> bool:
     """tailer.unchanged for a (dev, ino, size, mtime_ns, offset) cursor row."""
+    from meshd.ingest.sources import has_newline
+
     dev, ino, size, mtime_ns, offset = cur
     if dev != st.st_dev or ino != st.st_ino or size != st.st_size or mtime_ns != st.st_mtime_ns:
         return False
-    return offset >= size or not _has_newline(path, offset)
+    return offset >= size or not has_newline(path, offset)
 
 
-def _has_newline(path: str, offset: int) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            while True:
-                block = f.read(1 << 20)
-                if not block:
-                    return False
-                if b"\n" in block:
-                    return True
-    except OSError:
-        return False

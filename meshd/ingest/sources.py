@@ -148,3 +148,18 @@ def local_files(claude_dirs: tuple[str, ...] | None = None, codex_dirs: tuple[st
     for root in codex_roots(configured=codex_dirs):
         files.extend(codex_files(root))
     return files
+
+
+def has_newline(path: str, offset: int) -> bool:
+    """Whether a file holds a newline after `offset`, i.e. a complete line not yet read from there."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return False
+                if b"\n" in block:
+                    return True
+    except OSError:
+        return False

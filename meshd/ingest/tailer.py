@@ -21,7 +21,7 @@ import orjson
 
 from meshd.core.claude_log import USAGE_MARKER, MalformedLine, marked_record, parse_line
 from meshd.core.entry import UsageEntry
-from meshd.ingest.sources import LogFile
+from meshd.ingest.sources import LogFile, has_newline
 from meshd.store.replica import Replica, transaction
 
 if TYPE_CHECKING:
@@ -88,21 +88,7 @@ def unchanged(cur: Cursor | None, st: os.stat_result, path: str | None = None) -
         and cur.mtime_ns == st.st_mtime_ns
     ):
         return False
-    return cur.offset >= cur.size or path is None or not _has_newline(path, cur.offset)
-
-
-def _has_newline(path: str, offset: int) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            while True:
-                block = f.read(1 << 20)
-                if not block:
-                    return False
-                if b"\n" in block:
-                    return True
-    except OSError:
-        return False
+    return cur.offset >= cur.size or path is None or not has_newline(path, cur.offset)
 
 
 def _head_hash(f, length: int) -> str:  # type: ignore[no-untyped-def]
