@@ -64,3 +64,4 @@ def test_bulk_ingest_keeps_the_connections_checkpoint_setting(tmp_path: Path, mo
         assert app.ingest_local(rep, config).entries > 0
         assert rep.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == auto
         rep.conn.close()
+

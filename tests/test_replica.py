@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import orjson
 import pytest
@@ -161,3 +162,21 @@ def test_dedup_winner_is_independent_of_arrival_order(copies, perm_seed):
     shuffled = list(batches)
     perm_seed.shuffle(shuffled)
     assert deliver(batches) == deliver(shuffled) == deliver(list(reversed(batches)))
+
+
+def test_a_new_replica_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    from meshd.store.db import PAGE_SIZE, connect, init_schema
+
+    conn = connect(tmp_path / "new.db")
+    init_schema(conn)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    conn.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE t(x)")  # created with SQLite's default page size
+    old.close()
+    conn = connect(tmp_path / "old.db")
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    init_schema(conn)
+    conn.close()
