@@ -122,10 +122,11 @@ def test_every_change_is_ingested_before_the_report(world) -> None:  # type: ign
     changed()
     victim = pick(2, 0)  # the same size and mtime, another inode
     st = victim.stat()
-    data = victim.read_bytes()
-    victim.unlink()
-    victim.write_bytes(data)
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    twin = victim.with_name(victim.name + ".tmp")  # made while the old file exists: its inode differs
+    twin.write_bytes(victim.read_bytes())
+    os.utime(twin, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(twin, victim)
+    assert victim.stat().st_ino != st.st_ino
     changed()
 
 
