@@ -233,9 +233,10 @@ AND EXISTS (SELECT 1 FROM usage AS o WHERE o.dkey = n.dkey AND o.id != n.id)
 """
 
 # For rows whose in-batch groups were settled in Python: only keys that stored rows have too.
+# Every group has a winner among the new rows (_batch_flags), so probing the winners finds them all.
 _CONTESTED_STORED = """
 INSERT OR IGNORE INTO temp.contested(dkey)
-SELECT n.dkey FROM usage AS n NOT INDEXED WHERE n.id > ?1 AND n.dkey IS NOT NULL
+SELECT n.dkey FROM usage AS n NOT INDEXED WHERE n.id > ?1 AND n.winner = 1 AND n.dkey IS NOT NULL
 AND EXISTS (SELECT 1 FROM usage AS o WHERE o.dkey = n.dkey AND o.id <= ?1)
 """
 
