@@ -1,9 +1,8 @@
-"""What every meshctl command shares: opening the replica, ingesting first, parsing options."""
+"""What every meshctl command shares: opening the replica and ingesting first."""
 
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import TYPE_CHECKING
 
 import click
@@ -32,12 +31,3 @@ def open_and_ingest(ctx: click.Context, *, ingest: bool = True, quiet: bool = Fa
         if progress is not None:
             progress.done()
     return config, replica
-
-
-def parse_day(value: str | None, name: str) -> date | None:
-    """--since/--until: YYYYMMDD or YYYY-MM-DD."""
-    if value is None:
-        return None
-    from meshd.core.periods import parse_date_arg
-
-    return parse_date_arg(value, name)

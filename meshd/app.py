@@ -194,8 +194,8 @@ def ingest_local(
     # A bulk ingest (a first one) leaves WAL checkpoints to a thread of their own (store/checkpoint.py),
     # not to its commits; the daemon's writer connection does so always (autocheckpoint 0 already).
     ckpt = None
-    auto = replica.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-    if total >= BULK_BYTES and auto:
+    auto = replica.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] if total >= BULK_BYTES else 0
+    if auto:
         from meshd.store.checkpoint import Checkpointer
 
         replica.conn.execute("PRAGMA wal_autocheckpoint=0")

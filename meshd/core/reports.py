@@ -22,7 +22,7 @@ last bits of a float cost sum can differ from ccusage's; tokens never do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, tzinfo
 from typing import Any
 
@@ -391,16 +391,3 @@ def project_totals(rows: Iterable[UsageRow], *, tz: tzinfo, since: date | None =
         for g in ordered
     ]
     return {"projects": out, "totals": _totals(out)}
-
-
-def iter_period_rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The period rows of any report dict (daily/weekly/monthly/sessions/projects)."""
-    for name in ("daily", "weekly", "monthly", "sessions"):
-        if name in report:
-            yield from report[name]
-    projects = report.get("projects", {})
-    if isinstance(projects, list):  # project_totals
-        yield from projects
-    else:  # projects (daily --instances shape)
-        for rows in projects.values():
-            yield from rows
